@@ -1,0 +1,1 @@
+"""Lambda Rollouts core: strategies, plans, decisions and the AWS edge."""

@@ -1,0 +1,1 @@
+"""The rollouts command line and the embedded local engine."""

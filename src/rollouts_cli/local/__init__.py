@@ -1,0 +1,1 @@
+"""The embedded local engine: moto, corrected where AWS behaves otherwise."""
