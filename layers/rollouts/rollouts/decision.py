@@ -1,0 +1,185 @@
+"""Decide a rollout's next action from where it is, how healthy it is, and the time.
+
+Pure: no clients, no clock; ``now`` is passed in and recorded on the decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+from rollouts.strategy import Step
+
+
+class Action(StrEnum):
+    """What the state machine does next."""
+
+    SHIFT = "shift"
+    BAKE = "bake"
+    PROMOTE = "promote"
+    ROLL_BACK = "rollback"
+    STOP_ON_DRIFT = "drift"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a rollout is.
+
+    ``step_index`` is the step whose weight is live now (-1 before the first
+    shift); ``baked_seconds`` is the bake completed at that step, including the
+    wait that just ended.
+    """
+
+    steps: tuple[Step, ...]
+    step_index: int
+    baked_seconds: int
+    check_interval_seconds: int
+
+    def __post_init__(self) -> None:
+        if not -1 <= self.step_index < len(self.steps):
+            raise ValueError(
+                f"step_index must be between -1 and {len(self.steps) - 1}, not {self.step_index}"
+            )
+        if self.baked_seconds < 0:
+            raise ValueError(f"baked_seconds must be >= 0, not {self.baked_seconds}")
+        if self.check_interval_seconds < 1:
+            raise ValueError(
+                f"check_interval_seconds must be >= 1, not {self.check_interval_seconds}"
+            )
+
+    @classmethod
+    def start(cls, steps: tuple[Step, ...], check_interval_seconds: int) -> Progress:
+        """A rollout before its first shift."""
+        return cls(steps, -1, 0, check_interval_seconds)
+
+    def after_wait(self, seconds: int) -> Progress:
+        """The same step, ``seconds`` more baked."""
+        if seconds < 0:
+            raise ValueError(f"seconds must be >= 0, not {seconds}")
+        return replace(self, baked_seconds=self.baked_seconds + seconds)
+
+    def at_step(self, index: int) -> Progress:
+        """Step ``index`` is now live, nothing baked yet."""
+        return replace(self, step_index=index, baked_seconds=0)
+
+    @property
+    def weight(self) -> int:
+        """Percent of traffic on the target now (0 before the first shift)."""
+        return self.steps[self.step_index].weight if self.step_index >= 0 else 0
+
+    def where(self) -> str:
+        """``"at step 2 of 3 (20% on the target)"`` or ``"before any traffic moved"``."""
+        if self.step_index < 0:
+            return "before any traffic moved"
+        return f"at step {self.step_index + 1} of {len(self.steps)} ({self.weight}% on the target)"
+
+
+@dataclass(frozen=True)
+class Health:
+    """What the last health check found."""
+
+    alarms_firing: tuple[str, ...] = ()
+    # e.g. "aborted by alice: bad latency"
+    abort_reason: str | None = None
+    # e.g. "alias live points at version 9, expected 6 with 10% on 7"
+    drift: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decision:
+    """The next action.
+
+    ``step_index`` is the step to apply next for SHIFT, the live step otherwise;
+    ``wait_seconds`` is set for BAKE; ``reason`` for ROLL_BACK and STOP_ON_DRIFT.
+    """
+
+    action: Action
+    step_index: int
+    decided_at: datetime
+    wait_seconds: int = 0
+    reason: str | None = None
+
+
+def decide(progress: Progress, health: Health, now: datetime) -> Decision:
+    """The next action, by these rules in order.
+
+    1. drift -> STOP_ON_DRIFT (someone else owns the alias now; leave it alone);
+    2. an abort request -> ROLL_BACK;
+    3. any alarm firing -> ROLL_BACK, naming every firing alarm;
+    4. before the first shift -> SHIFT step 0, or PROMOTE when there are no steps;
+    5. the live step has baked its time -> SHIFT the next step, or PROMOTE after the last;
+    6. otherwise BAKE for the check interval or the bake remaining, whichever is shorter.
+
+    Step ``Step(10, 300)`` live with 120 s baked and a 60 s interval -> BAKE 60 s;
+    with 270 s baked -> BAKE 30 s; with 300 s baked -> PROMOTE.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    index = progress.step_index
+
+    def decision(
+        action: Action, step_index: int = index, wait_seconds: int = 0, reason: str | None = None
+    ) -> Decision:
+        return Decision(
+            action=action,
+            step_index=step_index,
+            decided_at=now,
+            wait_seconds=wait_seconds,
+            reason=reason,
+        )
+
+    if health.drift is not None:
+        return decision(Action.STOP_ON_DRIFT, reason=f"{health.drift} {progress.where()}")
+    if health.abort_reason is not None:
+        return decision(Action.ROLL_BACK, reason=f"{health.abort_reason} {progress.where()}")
+    if health.alarms_firing:
+        return decision(Action.ROLL_BACK, reason=_alarms_reason(health.alarms_firing, progress))
+    if index < 0:
+        if not progress.steps:
+            return decision(Action.PROMOTE)
+        return decision(Action.SHIFT, 0)
+    remaining = progress.steps[index].bake_seconds - progress.baked_seconds
+    if remaining <= 0:
+        if index + 1 < len(progress.steps):
+            return decision(Action.SHIFT, index + 1)
+        return decision(Action.PROMOTE)
+    return decision(Action.BAKE, wait_seconds=min(progress.check_interval_seconds, remaining))
+
+
+def _alarms_reason(alarms: tuple[str, ...], progress: Progress) -> str:
+    """``"alarm a is in ALARM ..."`` or ``"alarms a, b are in ALARM ..."``."""
+    if len(alarms) == 1:
+        return f"alarm {alarms[0]} is in ALARM {progress.where()}"
+    return f"alarms {', '.join(alarms)} are in ALARM {progress.where()}"
+
+
+def describe(decision: Decision, progress: Progress) -> str:
+    """A one-line summary for logs and the console.
+
+    BAKE at ``Step(10, 300)`` with 120 s baked, interval 60 s ->
+    ``"baking step 1 of 1 at 10%: 120 s of 300 s, next check in 60 s"``.
+    """
+    count = len(progress.steps)
+    match decision.action:
+        case Action.SHIFT:
+            step = progress.steps[decision.step_index]
+            return (
+                f"shifting to step {decision.step_index + 1} of {count}: "
+                f"{step.weight}% on the target for {step.bake_seconds} s"
+            )
+        case Action.BAKE:
+            step = progress.steps[decision.step_index]
+            return (
+                f"baking step {decision.step_index + 1} of {count} at {step.weight}%: "
+                f"{progress.baked_seconds} s of {step.bake_seconds} s, "
+                f"next check in {decision.wait_seconds} s"
+            )
+        case Action.PROMOTE:
+            if count == 0:
+                return "promoting: 100% on the target (all at once)"
+            return f"promoting: 100% on the target after step {count} of {count}"
+        case Action.ROLL_BACK:
+            return f"rolling back: {decision.reason}"
+        case Action.STOP_ON_DRIFT:
+            return f"stopping on drift, alias left as found: {decision.reason}"

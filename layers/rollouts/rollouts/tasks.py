@@ -1,0 +1,516 @@
+"""What each task of the state machine does: read, decide (pure), act, record.
+
+A handler parses its event and calls one function here with ``Services`` (the
+AWS adapters) and ``now``. Each function is safe to run twice: Step Functions
+retries tasks, and a Lambda can be invoked again after its answer was lost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rollouts.aliases import Alarms, AliasConfig, Lambda
+from rollouts.aws import client
+from rollouts.decision import Action, Health, Progress, decide, describe
+from rollouts.errors import (
+    HookFailedError,
+    NotFoundError,
+    PreconditionFailedError,
+    ValidationError,
+)
+from rollouts.models import RolloutRequest, parse_request
+from rollouts.state import HookNames, PlannedStep, RolloutState, lock_key
+from rollouts.store import DRIFTED, ENDED, ROLLED_BACK, RUNNING, SUCCEEDED, RolloutStore
+
+HOOK_EVENTS = ("PreTraffic", "PostTraffic")
+
+
+@dataclass(frozen=True)
+class Services:
+    """The AWS edge a task needs."""
+
+    lambda_: Lambda
+    alarms: Alarms
+    store: RolloutStore
+    region: str
+
+    @classmethod
+    def from_environment(cls) -> Services:
+        """Clients from the environment (the Lambda runtime, or the local engine)."""
+        import boto3
+
+        table_name = os.environ["TABLE_NAME"]
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+        dynamodb = boto3.resource(
+            "dynamodb", region_name=region, endpoint_url=os.environ.get("AWS_ENDPOINT_URL")
+        )
+        return cls(
+            lambda_=Lambda(client("lambda")),
+            alarms=Alarms(client("cloudwatch")),
+            store=RolloutStore(dynamodb.Table(table_name)),
+            region=region,
+        )
+
+
+def _iso(now: datetime) -> str:
+    return now.isoformat(timespec="seconds")
+
+
+# -- PrepareRollout ---------------------------------------------------------
+def prepare(event: dict[str, Any], services: Services, now: datetime) -> RolloutState:
+    """Validate the request against AWS, plan it, take the alias lock, write the record.
+
+    Raises ValidationError (nothing changed) or RolloutInProgressError (nothing changed).
+    """
+    request = parse_request(event.get("request"))
+    function, baseline = _resolve(request, services)
+    first_deploy = baseline is None
+    steps = () if first_deploy else request.steps
+    target = request.version
+    state = RolloutState(
+        rollout_id=str(event["rolloutId"]),
+        execution_arn=str(event.get("executionArn", "")),
+        started_at=str(event.get("startedAt") or _iso(now)),
+        function_name=function.name,
+        function_arn=function.arn,
+        alias=request.alias,
+        baseline_version=baseline.version if baseline else None,
+        target_version=target,
+        first_deploy=first_deploy,
+        strategy=request.strategy.name,
+        steps=tuple(PlannedStep(weight=s.weight, bake_seconds=s.bake_seconds) for s in steps),
+        check_interval_seconds=request.resolved_check_interval_seconds,
+        alarms=request.alarms,
+        hooks=HookNames(
+            pre_traffic=request.hooks.pre_traffic if request.hooks else None,
+            post_traffic=request.hooks.post_traffic if request.hooks else None,
+        ),
+        alias_revision_id=baseline.revision_id if baseline else None,
+    )
+    if target is not None and baseline is not None and baseline.version == target:
+        state = state.with_(action="none", summary=f"{state.subject} already runs version {target}")
+    else:
+        state = _decided(state, state.progress(), Health(), now)
+    services.store.acquire(state.lock_key, state.rollout_id, state.execution_arn, _iso(now))
+    services.store.create_record(state.as_json(), state.lock_key, _iso(now))
+    return state
+
+
+def _resolve(request: RolloutRequest, services: Services) -> tuple[Any, AliasConfig | None]:
+    """Check that everything the request names exists; collect every problem at once."""
+    problems: list[tuple[str, str]] = []
+    try:
+        function = services.lambda_.function(request.function_name)
+    except NotFoundError:
+        raise ValidationError(
+            "functionName", f"no function named {request.function_name} in {services.region}"
+        ) from None
+    if request.version is not None and not services.lambda_.has_version(
+        function.name, request.version
+    ):
+        problems.append(("version", f"{function.name} has no published version {request.version}"))
+    baseline = services.lambda_.alias(function.name, request.alias)
+    if baseline is not None and baseline.extra:
+        problems.append(
+            (
+                "alias",
+                f"{function.name}:{request.alias} already splits traffic ({baseline.describe()});"
+                " another deployment may be shifting it: point it at one version first",
+            )
+        )
+    if request.alarms:
+        known = services.alarms.states(request.alarms)
+        problems += [
+            (f"alarms[{i}]", f"no CloudWatch alarm named {name} in {services.region}")
+            for i, name in enumerate(request.alarms)
+            if name not in known
+        ]
+    hooks = request.hooks
+    for field, hook in (
+        ("hooks.preTraffic", hooks.pre_traffic if hooks else None),
+        ("hooks.postTraffic", hooks.post_traffic if hooks else None),
+    ):
+        if hook and not services.lambda_.exists(hook):
+            problems.append((field, f"no function named {hook} in {services.region}"))
+    if problems:
+        raise ValidationError.from_errors(problems)
+    return function, baseline
+
+
+def _decided(
+    state: RolloutState, progress: Progress, health: Health, now: datetime
+) -> RolloutState:
+    decision = decide(progress, health, now)
+    return state.following(decision, progress, describe(decision, progress))
+
+
+# -- PublishVersion -----------------------------------------------------------
+def publish(state: RolloutState, services: Services, now: datetime) -> RolloutState:
+    """Publish $LATEST as the target (the same version again if the task is retried)."""
+    version = services.lambda_.publish(state.function_name, f"Lambda Rollouts {state.rollout_id}")
+    state = state.with_(target_version=version)
+    if version == state.baseline_version:
+        state = state.with_(
+            action="none",
+            summary=f"{state.subject} already runs version {version}: $LATEST is unchanged",
+        )
+    services.store.update(state.rollout_id, _iso(now), targetVersion=version, state=state.as_json())
+    return state
+
+
+# -- RunPreTrafficHook / RunPostTrafficHook -----------------------------------
+def hook_payload(state: RolloutState, lifecycle_event: str) -> dict[str, Any]:
+    """The hook contract's payload."""
+    return {
+        "rolloutId": state.rollout_id,
+        "lifecycleEvent": lifecycle_event,
+        "functionName": state.function_name,
+        "alias": state.alias,
+        "fromVersion": state.baseline_version,
+        "toVersion": state.target_version,
+        "targetArn": f"{state.function_arn}:{state.target_version}",
+    }
+
+
+def run_hook(
+    state: RolloutState, lifecycle_event: str, services: Services, now: datetime
+) -> RolloutState:
+    """Invoke the hook; it passes only when it answers ``{"status": "Succeeded"}``."""
+    if lifecycle_event not in HOOK_EVENTS:
+        raise ValueError(f"lifecycleEvent must be one of {HOOK_EVENTS}, not {lifecycle_event!r}")
+    hook = state.hooks.pre_traffic if lifecycle_event == "PreTraffic" else state.hooks.post_traffic
+    if not hook:
+        return state
+    payload = json.dumps(hook_payload(state, lifecycle_event)).encode()
+    body, function_error = services.lambda_.invoke(hook, payload)
+    verdict = _hook_verdict(body, function_error)
+    services.store.update(
+        state.rollout_id,
+        _iso(now),
+        **{
+            f"hook{lifecycle_event}": {
+                "function": hook,
+                "result": verdict or "Succeeded",
+                "at": _iso(now),
+            }
+        },
+    )
+    if verdict is not None:
+        raise HookFailedError(f"{lifecycle_event} hook {hook} failed: {verdict}")
+    return state
+
+
+def _hook_verdict(body: bytes, function_error: str | None) -> str | None:
+    """None when the hook passed, else why it failed, in words."""
+    text = body.decode("utf-8", "replace")
+    try:
+        answer = json.loads(text) if text else None
+    except json.JSONDecodeError:
+        answer = text
+    if function_error:
+        if isinstance(answer, dict) and "errorMessage" in answer:
+            kind = answer.get("errorType", function_error)
+            return f"it raised {kind}: {answer['errorMessage']}"
+        return f"it failed ({function_error}): {text[:300]}"
+    if isinstance(answer, dict) and answer.get("status") == "Succeeded":
+        return None
+    if isinstance(answer, dict) and answer.get("status") == "Failed":
+        return str(answer.get("reason") or "it returned Failed without a reason")
+    return f'it returned {text[:300] or "nothing"}, not {{"status": "Succeeded"}}'
+
+
+# -- ShiftTraffic / PromoteTarget ---------------------------------------------
+def _owned_alias(
+    state: RolloutState, wanted: AliasConfig, services: Services
+) -> tuple[AliasConfig | None, str | None]:
+    """The alias if this rollout still owns it, else (None, a drift description).
+
+    A RevisionId that moved on is ours anyway when the alias already routes as
+    ``wanted``: our earlier write landed and only its answer was lost.
+    """
+    current = services.lambda_.alias(state.function_name, state.alias)
+    if current is None:
+        return None, f"alias {state.alias} was deleted"
+    if current.revision_id == state.alias_revision_id or current.same_routing(wanted):
+        return current, None
+    return None, f"alias {state.alias} now routes {current.describe()}, not as this rollout left it"
+
+
+def shift(state: RolloutState, services: Services, now: datetime) -> RolloutState:
+    """Send the next step's percent of traffic to the target, then decide (usually: bake)."""
+    index = state.step_index + 1
+    step = state.steps[index]
+    assert state.baseline_version is not None and state.target_version is not None
+    wanted = AliasConfig(state.baseline_version, {state.target_version: step.weight})
+    written = _write_alias(state, wanted, services)
+    if isinstance(written, str):
+        return _drifted(state, written, now)
+    state = state.with_(alias_revision_id=written.revision_id)
+    state = _decided(state, state.progress().at_step(index), Health(), now)
+    services.store.record_step(
+        state.rollout_id,
+        {
+            "step": index + 1,
+            "weight": step.weight,
+            "bakeSeconds": step.bake_seconds,
+            "at": _iso(now),
+        },
+        state.as_json(),
+        _iso(now),
+    )
+    return state
+
+
+def promote(state: RolloutState, services: Services, now: datetime) -> RolloutState:
+    """Point the alias at the target at 100% (create it on a first deploy)."""
+    assert state.target_version is not None
+    wanted = AliasConfig(state.target_version)
+    if state.first_deploy:
+        current = services.lambda_.alias(state.function_name, state.alias)
+        if current is None:
+            written: AliasConfig | str = services.lambda_.create_alias(
+                state.function_name, state.alias, state.target_version
+            )
+        elif current.same_routing(wanted):
+            written = current
+        else:
+            written = f"alias {state.alias} was created by someone else ({current.describe()})"
+    else:
+        written = _write_alias(state, wanted, services)
+    if isinstance(written, str):
+        return _drifted(state, written, now)
+    summary = (
+        f"{state.subject} created on version {state.target_version} (first deploy: no baseline)"
+        if state.first_deploy
+        else f"{state.subject} promoted to version {state.target_version} (was {state.baseline_version})"
+    )
+    state = state.with_(
+        alias_revision_id=written.revision_id, action="promoted", wait_seconds=0, summary=summary
+    )
+    services.store.update(state.rollout_id, _iso(now), promotedAt=_iso(now), state=state.as_json())
+    return state
+
+
+def _write_alias(state: RolloutState, wanted: AliasConfig, services: Services) -> AliasConfig | str:
+    """Write the alias with the RevisionId last seen; a drift description when it is not ours."""
+    current, drift = _owned_alias(state, wanted, services)
+    if current is None:
+        return drift or "alias changed"
+    if current.same_routing(wanted):
+        return current
+    try:
+        return services.lambda_.route(state.function_name, state.alias, wanted, current.revision_id)
+    except PreconditionFailedError:
+        return f"alias {state.alias} was changed by someone else while this rollout wrote it"
+
+
+def _drifted(state: RolloutState, drift: str, now: datetime) -> RolloutState:
+    return _decided(state, state.progress(), Health(drift=drift), now)
+
+
+# -- CheckHealth --------------------------------------------------------------
+def check(state: RolloutState, services: Services, now: datetime) -> RolloutState:
+    """After a bake wait: look at alarms, abort requests and the alias, then decide."""
+    progress = state.progress().after_wait(state.wait_seconds)
+    record = services.store.record(state.rollout_id) or {}
+    alarm_states = services.alarms.states(state.alarms) if state.alarms else {}
+    firing = tuple(name for name in state.alarms if alarm_states.get(name) == "ALARM")
+    missing = [name for name in state.alarms if name not in alarm_states]
+    if missing:
+        raise NotFoundError(f"alarm {', '.join(missing)} no longer exists; cannot judge health")
+    abort = record.get("abort")
+    abort_reason = (
+        f"aborted by {abort.get('by', 'someone')}: {abort.get('reason') or 'no reason given'}"
+        if abort
+        else None
+    )
+    assert state.baseline_version is not None and state.target_version is not None
+    live = AliasConfig(state.baseline_version, {state.target_version: state.weight})
+    _, drift = _owned_alias(state, live, services)
+    health = Health(alarms_firing=firing, abort_reason=abort_reason, drift=drift)
+    state = _decided(state, progress, health, now)
+    services.store.record_check(
+        state.rollout_id,
+        {
+            "at": _iso(now),
+            "step": progress.step_index + 1,
+            "weight": progress.weight,
+            "bakedSeconds": progress.baked_seconds,
+            "alarms": alarm_states,
+            "action": state.action,
+            **({"reason": state.reason} if state.reason else {}),
+        },
+        state.as_json(),
+        _iso(now),
+    )
+    return state
+
+
+# -- FinishRollout ------------------------------------------------------------
+def finish(state: RolloutState, services: Services, now: datetime) -> dict[str, Any]:
+    """Record success, release the lock, and answer the execution's output."""
+    if state.action == "none":
+        summary = state.summary
+    else:
+        summary = state.summary + (
+            f" after {len(state.steps)} step{'s' if len(state.steps) != 1 else ''}"
+            if state.steps
+            else " all at once"
+        )
+    services.store.update(
+        state.rollout_id,
+        _iso(now),
+        status=SUCCEEDED,
+        endedAt=_iso(now),
+        reason=summary,
+        state=state.as_json(),
+    )
+    services.store.release(state.lock_key, state.rollout_id)
+    return {
+        "rolloutId": state.rollout_id,
+        "status": SUCCEEDED,
+        "functionName": state.function_name,
+        "alias": state.alias,
+        "fromVersion": state.baseline_version,
+        "toVersion": state.target_version,
+        "firstDeploy": state.first_deploy,
+        "strategy": state.strategy,
+        "steps": [s.model_dump(by_alias=True) for s in state.steps],
+        "summary": summary,
+    }
+
+
+# -- RollBack / StopOnDrift / release after a crash -----------------------------
+def end_without_promotion(
+    rollout_id: str,
+    state: RolloutState | None,
+    request: dict[str, Any] | None,
+    why: str,
+    services: Services,
+    now: datetime,
+    drift_reported: bool = False,
+) -> dict[str, Any]:
+    """End a rollout that will not be promoted: restore the baseline unless the alias drifted.
+
+    Safe to run again, and after the execution itself is gone (the release
+    function calls it when an execution was stopped, failed or timed out).
+    Returns ``{"drifted": bool, "cause": sentence}``.
+    """
+    record = services.store.record(rollout_id)
+    if state is None and record is not None:
+        state = RolloutState.model_validate(record["state"])
+    if state is None:
+        # PrepareRollout failed before writing a record: release the lock if it took it.
+        if request and request.get("functionName") and request.get("alias"):
+            services.store.release(
+                lock_key(str(request["functionName"]), str(request["alias"])), rollout_id
+            )
+        return {"drifted": False, "cause": f"The rollout failed before it changed anything: {why}"}
+
+    drift = why if drift_reported else None
+    restored = ""
+    if drift is None:
+        drift, restored = _restore(state, services)
+    if drift is not None:
+        status, cause = (
+            DRIFTED,
+            (f"Stopped {state.subject} without touching it: {drift}. The alias was left as found."),
+        )
+    else:
+        status, cause = ROLLED_BACK, f"Rolled back {state.subject}{restored}: {why}."
+    if record is not None and record.get("status") == RUNNING:
+        services.store.update(
+            rollout_id,
+            _iso(now),
+            status=status,
+            endedAt=_iso(now),
+            reason=cause,
+            state=state.as_json(),
+        )
+    services.store.release(state.lock_key, rollout_id)
+    return {"drifted": drift is not None, "cause": cause, "status": status}
+
+
+def _restore(state: RolloutState, services: Services) -> tuple[str | None, str]:
+    """Put the alias back as it was before the rollout. Returns (drift, what was done)."""
+    current = services.lambda_.alias(state.function_name, state.alias)
+    if state.first_deploy:
+        if current is None:
+            return None, " (the alias was never created)"
+        if current.revision_id == state.alias_revision_id:
+            services.lambda_.delete_alias(state.function_name, state.alias)
+            return None, " by deleting the alias this first deploy created"
+        return f"alias {state.alias} now routes {current.describe()}", ""
+    assert state.baseline_version is not None
+    baseline = AliasConfig(state.baseline_version)
+    if current is None:
+        return f"alias {state.alias} was deleted", ""
+    if current.same_routing(baseline):
+        return None, f" to version {state.baseline_version}"
+    ours = current.revision_id == state.alias_revision_id or _written_by(state, current)
+    if not ours:
+        return (
+            f"alias {state.alias} now routes {current.describe()}, not as this rollout left it",
+            "",
+        )
+    try:
+        services.lambda_.route(state.function_name, state.alias, baseline, current.revision_id)
+    except PreconditionFailedError:
+        return f"alias {state.alias} was changed by someone else during the rollback", ""
+    return None, f" to version {state.baseline_version}"
+
+
+def _written_by(state: RolloutState, current: AliasConfig) -> bool:
+    """Whether ``current`` is a routing this rollout itself could have written."""
+    if state.target_version is None or state.baseline_version is None:
+        return False
+    if current.same_routing(AliasConfig(state.target_version)):
+        return True
+    return current.version == state.baseline_version and any(
+        current.extra == {state.target_version: step.weight} for step in state.steps
+    )
+
+
+def failure_reason(failure: dict[str, Any] | None, state: RolloutState | None) -> str:
+    """A sentence for why the rollout ends, from the decision or from a caught task error."""
+    if failure:
+        error = str(failure.get("Error", "error"))
+        cause = failure.get("Cause") or ""
+        try:
+            detail = json.loads(cause)
+            message = detail.get("errorMessage", cause) if isinstance(detail, dict) else cause
+        except (json.JSONDecodeError, TypeError):
+            message = cause
+        where = f" {state.progress().where()}" if state is not None else ""
+        if error == "HookFailedError":
+            return f"{message}{where}"
+        return f"a task failed with {error}: {message}{where}".strip()
+    if state is not None and state.reason:
+        return state.reason
+    return "the rollout was stopped"
+
+
+def released_status(record: dict[str, Any] | None) -> bool:
+    """Whether a record still needs cleanup (its rollout never reached an end)."""
+    return record is not None and record.get("status") not in ENDED
+
+
+__all__ = [
+    "Action",
+    "Services",
+    "check",
+    "end_without_promotion",
+    "failure_reason",
+    "finish",
+    "hook_payload",
+    "prepare",
+    "promote",
+    "publish",
+    "released_status",
+    "run_hook",
+    "shift",
+]
