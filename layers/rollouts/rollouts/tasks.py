@@ -421,7 +421,7 @@ def end_without_promotion(
             (f"Stopped {state.subject} without touching it: {drift}. The alias was left as found."),
         )
     else:
-        status, cause = ROLLED_BACK, f"Rolled back {state.subject}{restored}: {why}."
+        status, cause = ROLLED_BACK, f"Rolled back {state.subject}{restored}: {why.rstrip('.')}."
     if record is not None and record.get("status") == RUNNING:
         services.store.update(
             rollout_id,

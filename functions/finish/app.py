@@ -1,0 +1,32 @@
+"""FinishRollout: record success, release the alias lock, answer the execution output."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from rollouts import tasks
+from rollouts.events import TaskEvent
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=TaskEvent)
+def lambda_handler(event: TaskEvent, context: LambdaContext) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    outcome = tasks.finish(event.rollout, tasks.Services.from_environment(), now)
+    metrics.add_metric(name="RolloutsSucceeded", unit=MetricUnit.Count, value=1)
+    started = datetime.fromisoformat(event.rollout.started_at.replace("Z", "+00:00"))
+    metrics.add_metric(
+        name="RolloutDuration", unit=MetricUnit.Seconds, value=(now - started).total_seconds()
+    )
+    logger.info(outcome["summary"], extra={"rolloutId": outcome["rolloutId"]})
+    return outcome

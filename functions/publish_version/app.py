@@ -1,0 +1,28 @@
+"""PublishVersion: publish $LATEST as the rollout's target version."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from rollouts import tasks
+from rollouts.events import TaskEvent
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=TaskEvent)
+def lambda_handler(event: TaskEvent, context: LambdaContext) -> dict[str, Any]:
+    state = tasks.publish(event.rollout, tasks.Services.from_environment(), datetime.now(UTC))
+    logger.info(
+        "published target",
+        extra={"rolloutId": state.rollout_id, "targetVersion": state.target_version},
+    )
+    return state.as_json()

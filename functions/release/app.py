@@ -1,0 +1,48 @@
+"""ReleaseRollout: after an execution stopped, failed or timed out, finish what it left.
+
+EventBridge sends every "Step Functions Execution Status Change" of the rollout
+state machine with status ABORTED, FAILED or TIMED_OUT. A rollout that ended
+through its own RollBack is already recorded; one that was stopped from the
+console or crashed is still RUNNING in the table: restore its baseline (unless
+the alias drifted), record why, and release its lock.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from rollouts import tasks
+from rollouts.events import ExecutionStatusChange
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+class StatusChangeEvent(EventBridgeModel):
+    detail: ExecutionStatusChange  # type: ignore[assignment]
+
+
+@logger.inject_lambda_context(log_event=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=StatusChangeEvent)
+def lambda_handler(event: StatusChangeEvent, context: LambdaContext) -> dict[str, Any]:
+    detail = event.detail
+    services = tasks.Services.from_environment()
+    record = services.store.record(detail.name)
+    if not tasks.released_status(record):
+        logger.info("nothing to release", extra={"rolloutId": detail.name, "status": detail.status})
+        return {"released": False, "rolloutId": detail.name}
+    why = f"the execution ended {detail.status}"
+    if detail.error or detail.cause:
+        why += f" ({': '.join(x for x in (detail.error, detail.cause) if x)})"
+    outcome = tasks.end_without_promotion(detail.name, None, None, why, services, datetime.now(UTC))
+    metrics.add_metric(name="RolloutsReleased", unit=MetricUnit.Count, value=1)
+    logger.warning(outcome["cause"], extra={"rolloutId": detail.name})
+    return {"released": True, "rolloutId": detail.name, **outcome}

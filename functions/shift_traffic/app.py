@@ -1,0 +1,30 @@
+"""ShiftTraffic: move the alias to the next step's weight, then decide."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from rollouts import tasks
+from rollouts.events import TaskEvent
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=TaskEvent)
+def lambda_handler(event: TaskEvent, context: LambdaContext) -> dict[str, Any]:
+    state = tasks.shift(event.rollout, tasks.Services.from_environment(), datetime.now(UTC))
+    metrics.add_metric(name="StepsShifted", unit=MetricUnit.Count, value=1)
+    logger.info(
+        state.summary,
+        extra={"rolloutId": state.rollout_id, "weight": state.weight, "action": state.action},
+    )
+    return state.as_json()

@@ -1,0 +1,464 @@
+"""Where moto 5.2.5 behaves otherwise than AWS in ways Lambda Rollouts depends on.
+
+Every correction is one small function that patches one moto behaviour back to
+what AWS does, documented with the AWS behaviour it restores, and tested in
+``tests/engine/test_corrections.py`` by a test that fails without it. They are
+written so that each could be offered upstream as it is. ``apply_all()``
+installs them all, once; the engine calls it before it serves anything.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from moto.awslambda import models as lambda_models
+from moto.awslambda import responses as lambda_responses
+from moto.awslambda.exceptions import (
+    InvalidParameterValueException,
+    LambdaClientError,
+    PreconditionFailedException,
+)
+from moto.events import models as events_models
+from moto.stepfunctions import models as sfn_models
+from moto.stepfunctions.parser import models as sfn_parser_models
+from moto.stepfunctions.parser.backend import execution as sfn_execution
+
+_applied: set[str] = set()
+_lock = threading.Lock()
+
+# Where Step Functions status-change events go; set by the engine (see emit_execution_events).
+ExecutionListener = Callable[[Any], None]
+_execution_listeners: list[ExecutionListener] = []
+
+
+def _once(name: str) -> bool:
+    with _lock:
+        if name in _applied:
+            return False
+        _applied.add(name)
+        return True
+
+
+class ResourceConflictException(LambdaClientError):
+    code = 409
+
+    def __init__(self, message: str) -> None:
+        super().__init__("ResourceConflictException", message)
+
+
+def unique_execution_names() -> None:
+    """StartExecution without a name gets a fresh UUID, as on AWS.
+
+    moto names such an execution ``None``, so the second unnamed start fails
+    with ExecutionAlreadyExists; pipelines and EventBridge never send names.
+    """
+    if not _once("unique_execution_names"):
+        return
+    original = sfn_parser_models.StepFunctionsParserBackend.start_execution
+
+    def start_execution(
+        self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    sfn_parser_models.StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+
+
+def alias_revision_ids() -> None:
+    """Every alias write gets a new RevisionId, and a stale RevisionId is refused.
+
+    AWS answers UpdateAlias with PreconditionFailedException when the request's
+    RevisionId is not the alias's current one. moto ignores the parameter and
+    never changes the RevisionId, so optimistic locking could not be observed.
+    """
+    if not _once("alias_revision_ids"):
+        return
+    original_update = lambda_models.LambdaAlias.update
+
+    def update(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_update(self, *args, **kwargs)
+        self.revision_id = str(uuid.uuid4())
+
+    lambda_models.LambdaAlias.update = update  # type: ignore[method-assign]
+    original_response = lambda_responses.LambdaResponse.update_alias
+
+    def update_alias(self: Any) -> Any:
+        expected = json.loads(self.body or "{}").get("RevisionId")
+        if expected:
+            function_name = lambda_responses.unquote(self.path.rsplit("/")[-3])
+            alias_name = lambda_responses.unquote(self.path.rsplit("/", 2)[-1])
+            alias = self.backend.get_alias(alias_name, function_name)
+            if alias.revision_id != expected:
+                raise PreconditionFailedException(
+                    "The Revision Id provided does not match the latest Revision Id. "
+                    "Call the GetAlias API to retrieve the latest Revision Id"
+                )
+        return original_response(self)
+
+    lambda_responses.LambdaResponse.update_alias = update_alias  # type: ignore[method-assign]
+
+
+def alias_conflicts() -> None:
+    """CreateAlias on an existing alias raises ResourceConflictException (moto: ConflictException)."""
+    if not _once("alias_conflicts"):
+        return
+    original = lambda_models.LambdaStorage.put_alias
+
+    def put_alias(self: Any, name: str, function_name: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(self, name, function_name, *args, **kwargs)
+        except lambda_models.ConflictException as error:
+            raise ResourceConflictException(error.message) from error
+
+    lambda_models.LambdaStorage.put_alias = put_alias  # type: ignore[method-assign]
+
+
+def alias_routing_validation() -> None:
+    """Alias weights must name another published version, with a weight in [0.0, 1.0].
+
+    AWS refuses $LATEST, a missing version, the alias's own primary version and
+    an out-of-range weight with InvalidParameterValueException; moto stores anything.
+    """
+    if not _once("alias_routing_validation"):
+        return
+
+    def check(storage: Any, function_name: str, primary: str | None, routing: Any) -> None:
+        weights = (routing or {}).get("AdditionalVersionWeights") or {}
+        if len(weights) > 1:
+            raise InvalidParameterValueException("Only one additional version can be routed to")
+        for version, weight in weights.items():
+            if version == "$LATEST" or not str(version).isdigit():
+                raise InvalidParameterValueException(
+                    f"Routing is only supported for published versions, not {version}"
+                )
+            if primary is not None and str(version) == str(primary):
+                raise InvalidParameterValueException(
+                    "The additional version cannot be the alias's primary version"
+                )
+            storage.get_function_by_name_or_arn_with_qualifier(function_name, str(version))
+            if not isinstance(weight, int | float) or not 0.0 <= float(weight) <= 1.0:
+                raise InvalidParameterValueException(
+                    f"Weight {weight!r} for version {version} is not between 0.0 and 1.0"
+                )
+
+    original_put = lambda_models.LambdaStorage.put_alias
+    original_update = lambda_models.LambdaStorage.update_alias
+
+    def put_alias(
+        self: Any, name: str, function_name: str, function_version: str, *args: Any
+    ) -> Any:
+        check(self, function_name, function_version, args[-1] if args else None)
+        return original_put(self, name, function_name, function_version, *args)
+
+    def update_alias(
+        self: Any,
+        name: str,
+        function_name: str,
+        function_version: str | None,
+        description: str | None,
+        routing_config: Any,
+    ) -> Any:
+        primary = function_version or self.get_alias(name, function_name).function_version
+        check(self, function_name, primary, routing_config)
+        return original_update(
+            self, name, function_name, function_version, description, routing_config
+        )
+
+    lambda_models.LambdaStorage.put_alias = put_alias  # type: ignore[method-assign]
+    lambda_models.LambdaStorage.update_alias = update_alias  # type: ignore[method-assign]
+
+
+def _code_and_config(function: Any) -> tuple[Any, ...]:
+    return (
+        function.code_sha_256,
+        function.handler,
+        function.run_time,
+        function.timeout,
+        function.memory_size,
+        json.dumps(function.environment_vars, sort_keys=True),
+        json.dumps(function.layers, sort_keys=True, default=str),
+        function.role,
+    )
+
+
+def publish_version_when_changed() -> None:
+    """PublishVersion returns the latest version when code and configuration are unchanged.
+
+    AWS publishes a new version only when $LATEST differs from the last
+    published version; moto publishes again after an identical re-upload or any
+    configuration update, so a retried publish would make a second version.
+    """
+    if not _once("publish_version_when_changed"):
+        return
+    original = lambda_models.LambdaStorage.publish_version
+
+    def publish_version(self: Any, name_or_arn: str, description: str = "") -> Any:
+        latest = self.get_function_by_name_or_arn_forbid_qualifier(name_or_arn)
+        versions = self._functions.get(latest.function_name, {}).get("versions", [])
+        if versions and _code_and_config(versions[-1]) == _code_and_config(latest):
+            return versions[-1]
+        latest.code_or_config_updated = True
+        return original(self, name_or_arn, description)
+
+    lambda_models.LambdaStorage.publish_version = publish_version  # type: ignore[method-assign]
+
+
+def invoke_qualifier_and_weights() -> None:
+    """Invoke honours the Qualifier parameter, and an alias routes by its weights.
+
+    moto reads ``qualifier`` from the query string while boto3 sends
+    ``Qualifier``, so ``Invoke(FunctionName=f, Qualifier="7")`` ran $LATEST.
+    An alias with ``AdditionalVersionWeights`` runs the additional version with
+    that probability on AWS, and the response names the version that ran
+    (``X-Amz-Executed-Version``); moto always ran the primary version.
+    """
+    if not _once("invoke_qualifier_and_weights"):
+        return
+    original_response = lambda_responses.LambdaResponse.invoke
+
+    def invoke_response(self: Any) -> Any:
+        if "Qualifier" in self.querystring and "qualifier" not in self.querystring:
+            self.querystring["qualifier"] = self.querystring["Qualifier"]
+        return original_response(self)
+
+    lambda_responses.LambdaResponse.invoke = invoke_response  # type: ignore[method-assign]
+
+    def invoke(
+        self: Any,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: Any,
+    ) -> Any:
+        name, qualifier = _split_qualifier(function_name, qualifier)
+        if qualifier and not qualifier.isdigit() and qualifier != "$LATEST":
+            alias = self._lambdas.get_alias(qualifier, name)
+            qualifier = _pick_version(alias.function_version, alias.routing_config)
+        fn = self.get_function(name, qualifier)
+        payload = fn.invoke(body, headers, response_headers)
+        response_headers["x-amz-executed-version"] = str(fn.version)
+        response_headers["Content-Length"] = str(len(payload))
+        return payload
+
+    lambda_models.LambdaBackend.invoke = invoke  # type: ignore[method-assign]
+
+
+def _split_qualifier(function_name: str, qualifier: str | None) -> tuple[str, str | None]:
+    """'orders:live' or 'arn:...:function:orders:live' -> ('orders', 'live')."""
+    name = function_name.split(":function:")[-1]
+    if ":" in name:
+        name, qualifier = name.split(":", 1)
+    return name, qualifier
+
+
+def _pick_version(primary: str, routing: Any) -> str:
+    weights = (routing or {}).get("AdditionalVersionWeights") or {}
+    draw = random.random()
+    for version, weight in weights.items():
+        if draw < float(weight):
+            return str(version)
+        draw -= float(weight)
+    return str(primary)
+
+
+def cloudformation_state_machines() -> None:
+    """CloudFormation state machines honour DefinitionSubstitutions and run.
+
+    moto's ``AWS::StepFunctions::StateMachine`` reads only ``DefinitionString``,
+    leaves ``${...}`` placeholders as they are, ignores ``Definition`` and
+    ``Type``, and registers the machine with the backend that does not execute,
+    even when ``execute_state_machine`` is on.
+    """
+    if not _once("cloudformation_state_machines"):
+        return
+
+    def create_from_cloudformation_json(
+        cls: Any,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        from moto.stepfunctions.responses import get_backend
+
+        properties = cloudformation_json["Properties"]
+        definition = properties.get("DefinitionString") or json.dumps(
+            properties.get("Definition", {})
+        )
+        for key, value in (properties.get("DefinitionSubstitutions") or {}).items():
+            definition = definition.replace("${" + key + "}", str(value))
+        backend = get_backend(account_id, region_name)
+        return backend.create_state_machine(
+            properties.get("StateMachineName", resource_name),
+            definition,
+            properties.get("RoleArn", ""),
+            tags=sfn_models.cfn_to_api_tags(properties.get("Tags", [])),
+            sm_type=properties.get("StateMachineType", "STANDARD"),
+        )
+
+    sfn_models.StateMachine.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
+        create_from_cloudformation_json
+    )
+
+
+def stop_execution_cause() -> None:
+    """StopExecution keeps the error and cause it was given, as DescribeExecution shows on AWS."""
+    if not _once("stop_execution_cause"):
+        return
+    original = sfn_execution.BaseExecutionWorkerCommunication._reflect_execution_status
+
+    def reflect(self: Any) -> None:
+        original(self)
+        state = self.execution.exec_worker.env.program_state()
+        if isinstance(state, sfn_execution.ProgramStopped):
+            self.execution.error = state.error
+            self.execution.cause = state.cause
+
+    sfn_execution.BaseExecutionWorkerCommunication._reflect_execution_status = reflect  # type: ignore[method-assign]
+
+
+def execution_status_events() -> None:
+    """An execution that ends emits "Step Functions Execution Status Change" on the default bus.
+
+    moto emits no Step Functions events at all, so a rule that cleans up after
+    an aborted, failed or timed-out execution would never run.
+    """
+    if not _once("execution_status_events"):
+        return
+    original = sfn_execution.BaseExecutionWorkerCommunication.terminated
+
+    def terminated(self: Any) -> None:
+        original(self)
+        execution = self.execution
+        from moto.events.models import events_backends
+
+        detail = {
+            "executionArn": execution.exec_arn,
+            "stateMachineArn": execution.state_machine.arn,
+            "name": execution.name,
+            "status": str(execution.exec_status),
+            "startDate": int(execution.start_date.timestamp() * 1000),
+            "stopDate": int(execution.stop_date.timestamp() * 1000)
+            if execution.stop_date
+            else None,
+            "input": execution.input_data if isinstance(execution.input_data, str) else None,
+            "output": execution.output if isinstance(execution.output, str) else None,
+            "error": execution.error,
+            "cause": execution.cause,
+        }
+        if not isinstance(detail["input"], str):
+            detail["input"] = json.dumps(execution.input_data)
+        if execution.output is not None and not isinstance(execution.output, str):
+            detail["output"] = json.dumps(execution.output)
+        backend = events_backends[execution.account_id][execution.region_name]
+        backend.put_events(
+            [
+                {
+                    "Source": "aws.states",
+                    "DetailType": "Step Functions Execution Status Change",
+                    "Detail": json.dumps(detail),
+                    "Resources": [execution.exec_arn],
+                }
+            ]
+        )
+
+    sfn_execution.BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
+
+
+def rule_targets_delivered() -> None:
+    """Rules deliver matching events to Lambda functions and state machines.
+
+    moto answers PutEvents with HTTP 500 when a matching rule targets Lambda or
+    Step Functions (it raises NotImplementedError) and never delivers. AWS
+    invokes the function asynchronously, or starts an execution, with the event
+    (after the target's InputPath / InputTransformer, if any).
+    """
+    if not _once("rule_targets_delivered"):
+        return
+    original = events_models.Rule.send_to_targets
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        if not self.event_pattern.matches_event(original_event):
+            return
+        ours = [t for t in self.targets if _service(t["Arn"]) in ("lambda", "states")]
+        others = [t for t in self.targets if t not in ours]
+        for target in ours:
+            event = _target_input(target, original_event)
+            _deliver(self.account_id, self.region_name, target["Arn"], event)
+        if others:
+            rest = copy.copy(self)
+            rest.targets = others
+            original(rest, original_event, transform_input)
+
+    events_models.Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+def _service(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[2] if len(parts) > 2 else ""
+
+
+def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
+    if "Input" in target:
+        return json.loads(target["Input"])
+    if "InputPath" in target:
+        path = target["InputPath"].lstrip("$").strip(".")
+        value: Any = event
+        for part in filter(None, path.split(".")):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
+    transformer = target.get("InputTransformer")
+    if transformer:
+        text = events_models.EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event=event,
+        )
+        return json.loads(text) if isinstance(text, str) else text
+    return event
+
+
+def _deliver(account_id: str, region: str, arn: str, event: Any) -> None:
+    """Invoke a Lambda function asynchronously, or start an execution, with ``event``."""
+    body = json.dumps(event, default=str)
+    if _service(arn) == "lambda":
+        from moto.awslambda.models import lambda_backends
+
+        backend = lambda_backends[account_id][region]
+
+        def invoke() -> None:
+            backend.invoke(arn, None, body, {"x-amz-invocation-type": "Event"}, {})
+
+        threading.Thread(target=invoke, name="eventbridge-delivery", daemon=True).start()
+    else:
+        from moto.stepfunctions.responses import get_backend
+
+        get_backend(account_id, region).start_execution(arn, name=None, execution_input=body)
+
+
+CORRECTIONS: tuple[Callable[[], None], ...] = (
+    unique_execution_names,
+    alias_revision_ids,
+    alias_conflicts,
+    alias_routing_validation,
+    publish_version_when_changed,
+    invoke_qualifier_and_weights,
+    cloudformation_state_machines,
+    stop_execution_cause,
+    execution_status_events,
+    rule_targets_delivered,
+)
+
+
+def apply_all() -> None:
+    """Install every correction (each installs itself once)."""
+    for correction in CORRECTIONS:
+        correction()

@@ -1,0 +1,220 @@
+"""The embedded local engine: the AWS emulator on loopback, with the control plane deployed.
+
+``LocalEngine`` starts moto's server on 127.0.0.1, turns on its Step Functions
+interpreter, applies the corrections in ``corrections``, runs every Lambda
+function in this process (``runtime``), compresses time (``timescale``) and
+deploys ``template.yaml`` through the SAM translator (``deploy``). Any client
+that points boto3 at ``engine.endpoint`` then sees one AWS account: functions
+it creates run in process too, and their own boto3 calls reach the same emulator.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+from moto.awslambda import models as lambda_models
+from moto.core.config import default_user_config
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+from rollouts_cli.local import corrections, timescale
+from rollouts_cli.local.deploy import Stack, deploy, project_root
+from rollouts_cli.local.runtime import InProcessRuntime, LambdaContext
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_STACK_NAME = "lambda-rollouts"
+# Fixed fake credentials: the emulator accepts any, and clients need some.
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+
+_runtime = InProcessRuntime()
+_install_lock = threading.Lock()
+_installed = False
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What ``rollouts local up`` prints: how a client reaches the deployed control plane."""
+
+    endpoint: str
+    region: str
+    stack_name: str
+    state_machine_arn: str
+    table_name: str
+    time_scale: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "endpoint": self.endpoint,
+            "region": self.region,
+            "stackName": self.stack_name,
+            "stateMachineArn": self.state_machine_arn,
+            "tableName": self.table_name,
+            "timeScale": self.time_scale,
+        }
+
+
+def _invoke_in_process(self: Any, event: Any = None) -> tuple[str, bool, str]:
+    """Replacement for moto's ``LambdaFunction._invoke_lambda`` (which needs Docker)."""
+    self.logs_backend.ensure_log_group(self.logs_group_name)
+    environment = {
+        "AWS_LAMBDA_FUNCTION_NAME": self.function_name,
+        "AWS_LAMBDA_FUNCTION_VERSION": str(self.version),
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_size),
+        **{key: str(value) for key, value in (self.environment_vars or {}).items()},
+    }
+    # Module-level code (Powertools Metrics reads its namespace) sees the function's variables.
+    os.environ.update(environment)
+    try:
+        handler = _runtime.load_handler(self.code_bytes, self.handler)
+    except Exception as error:  # a broken package fails the invocation, as on AWS
+        message = f"Runtime.ImportModuleError: {error}"
+        self.save_logs(message)
+        return message, True, message
+    context = LambdaContext(
+        function_name=self.function_name,
+        function_version=str(self.version),
+        invoked_function_arn=self.function_arn,
+        memory_limit_in_mb=int(self.memory_size),
+        timeout_seconds=float(self.timeout),
+        log_group_name=self.logs_group_name,
+    )
+    result = _runtime.invoke(handler, event if event is not None else {}, context, environment)
+    if result.logs:
+        self.save_logs(result.logs)
+    return result.payload, result.errored, result.logs
+
+
+def _install() -> None:
+    """Process-wide, once: corrections, in-process Lambda, Step Functions execution."""
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        default_user_config["stepfunctions"]["execute_state_machine"] = True
+        # One line per request from the emulator's web server would drown everything else.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # The interpreter logs every failed state; the execution history already says it.
+        logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
+        corrections.apply_all()
+        lambda_models.LambdaFunction._invoke_lambda = _invoke_in_process  # type: ignore[method-assign]
+        _runtime.install_streams()
+        _installed = True
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class LocalEngine:
+    """The control plane on the emulator, on ``127.0.0.1:port``. Use as a context manager."""
+
+    def __init__(
+        self,
+        port: int = 0,
+        time_scale: float = 1.0,
+        region: str = DEFAULT_REGION,
+        stack_name: str = DEFAULT_STACK_NAME,
+        root: Path | None = None,
+    ) -> None:
+        self.port = port or free_port()
+        self.time_scale = time_scale
+        self.region = region
+        self.stack_name = stack_name
+        self.root = root or project_root()
+        self._server: ThreadedMotoServer | None = None
+        self.stack: Stack | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def session(self) -> boto3.Session:
+        return boto3.Session(
+            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=self.region,
+        )
+
+    def client(self, service: str) -> Any:
+        return self.session().client(service, endpoint_url=self.endpoint)  # type: ignore[call-overload]
+
+    def start(self) -> EngineInfo:
+        if not _port_is_free(self.port):
+            # moto's ThreadedMotoServer.start() would wait forever on a taken port.
+            raise OSError(f"port {self.port} on 127.0.0.1 is already in use")
+        _install()
+        timescale.set_time_scale(self.time_scale)
+        # Handlers run in this process: their boto3 clients must reach this emulator.
+        os.environ.update(LOCAL_CREDENTIALS)
+        os.environ.update(
+            {
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_REGION": self.region,
+                "AWS_ENDPOINT_URL": self.endpoint,
+                "MOTO_PORT": str(self.port),
+                "POWERTOOLS_TRACE_DISABLED": "true",
+            }
+        )
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        self.stack = deploy(
+            self.root / "template.yaml", self.stack_name, self.session(), self.endpoint
+        )
+        return self.info
+
+    @property
+    def info(self) -> EngineInfo:
+        if self.stack is None:
+            raise RuntimeError("the engine is not started")
+        return EngineInfo(
+            endpoint=self.endpoint,
+            region=self.region,
+            stack_name=self.stack.name,
+            state_machine_arn=self.stack.outputs["StateMachineArn"],
+            table_name=self.stack.outputs["TableName"],
+            time_scale=self.time_scale,
+        )
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        _reset_backends()
+
+    def __enter__(self) -> LocalEngine:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _reset_backends() -> None:
+    """Forget every emulated resource, so that the next engine starts empty."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
