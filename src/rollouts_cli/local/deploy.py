@@ -96,7 +96,16 @@ def translate(template_path: Path, s3: Any, region: str, account_id: str) -> dic
     template = yaml_parse(template_path.read_text())
     template = package(template, template_path.parent, s3)
     parameters = {"AWS::Region": region, "AWS::AccountId": account_id, "AWS::Partition": "aws"}
-    result: dict[str, Any] = transform(template, parameters, _PolicyLoader())
+    # The translator reads the region from boto3's default session, not from the parameters.
+    previous = os.environ.get("AWS_DEFAULT_REGION")
+    os.environ["AWS_DEFAULT_REGION"] = region
+    try:
+        result: dict[str, Any] = transform(template, parameters, _PolicyLoader())
+    finally:
+        if previous is None:
+            os.environ.pop("AWS_DEFAULT_REGION", None)
+        else:
+            os.environ["AWS_DEFAULT_REGION"] = previous
     return result
 
 

@@ -1,0 +1,165 @@
+"""The local engine as pytest fixtures (``pytest_plugins = ["rollouts_cli.local.pytest_plugin"]``).
+
+- ``local_engine``: one engine for the session, control plane deployed, time scale 0.
+- ``time_scale``: set the time scale for one test (restored after it).
+- ``alias_writes``: every write to any alias, in order, as the emulator received it
+  (what CloudTrail would show on AWS), to assert the weights a rollout went through.
+- ``rollouts``: start an execution by the public contract and wait for its end.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from moto.awslambda import models as lambda_models
+
+from rollouts_cli.local import timescale
+from rollouts_cli.local.engine import LocalEngine
+
+
+@pytest.fixture(scope="session")
+def local_engine() -> Iterator[LocalEngine]:
+    engine = LocalEngine(time_scale=0.0)
+    engine.start()
+    try:
+        yield engine
+    finally:
+        engine.stop()
+
+
+@pytest.fixture
+def time_scale(local_engine: LocalEngine) -> Iterator[Callable[[float], None]]:
+    yield timescale.set_time_scale
+    timescale.set_time_scale(0.0)
+
+
+@dataclass(frozen=True)
+class AliasWrite:
+    function: str
+    alias: str
+    version: str
+    weights: dict[str, int]
+
+    @property
+    def target_percent(self) -> int:
+        return sum(self.weights.values())
+
+
+@dataclass
+class AliasWrites:
+    """Alias writes seen by the emulator while the fixture is active."""
+
+    writes: list[AliasWrite] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def of(self, function: str, alias: str) -> list[AliasWrite]:
+        with self.lock:
+            return [w for w in self.writes if w.function == function and w.alias == alias]
+
+    def routes(self, function: str, alias: str) -> list[tuple[str, dict[str, int]]]:
+        """``[("1", {"2": 10}), ("1", {"2": 20}), ("2", {})]``: each write's version and percents."""
+        return [(w.version, w.weights) for w in self.of(function, alias)]
+
+
+@pytest.fixture
+def alias_writes(local_engine: LocalEngine) -> Iterator[AliasWrites]:
+    recorder = AliasWrites()
+    original = lambda_models.LambdaAlias.update
+
+    def update(self: Any, description: Any, function_version: Any, routing_config: Any) -> None:
+        original(self, description, function_version, routing_config)
+        weights = (self.routing_config or {}).get("AdditionalVersionWeights") or {}
+        function = self.arn.split(":function:")[1].split(":")[0]
+        with recorder.lock:
+            recorder.writes.append(
+                AliasWrite(
+                    function,
+                    self.name,
+                    str(self.function_version),
+                    {str(v): round(float(w) * 100) for v, w in weights.items() if float(w) > 0},
+                )
+            )
+
+    lambda_models.LambdaAlias.update = update  # type: ignore[method-assign]
+    try:
+        yield recorder
+    finally:
+        lambda_models.LambdaAlias.update = original  # type: ignore[method-assign]
+
+
+@dataclass
+class Ended:
+    """A finished execution: status, error, cause, output, and its history."""
+
+    arn: str
+    status: str
+    error: str | None
+    cause: str | None
+    output: dict[str, Any] | None
+    history: list[dict[str, Any]]
+
+    def states_entered(self) -> list[str]:
+        return [
+            e["stateEnteredEventDetails"]["name"]
+            for e in self.history
+            if "stateEnteredEventDetails" in e
+        ]
+
+
+class Rollouts:
+    """Starts rollouts through StartExecution, as a pipeline does, and follows them."""
+
+    def __init__(self, engine: LocalEngine) -> None:
+        self.engine = engine
+        self.sfn = engine.client("stepfunctions")
+
+    def start(self, request: dict[str, Any]) -> str:
+        answer = self.sfn.start_execution(
+            stateMachineArn=self.engine.info.state_machine_arn, input=json.dumps(request)
+        )
+        return str(answer["executionArn"])
+
+    def wait(self, execution_arn: str, timeout: float = 120.0) -> Ended:
+        deadline = time.monotonic() + timeout
+        while True:
+            described = self.sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{execution_arn} still RUNNING after {timeout} s")
+            time.sleep(0.05)
+        history = self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)
+        output = described.get("output")
+        return Ended(
+            arn=execution_arn,
+            status=described["status"],
+            error=described.get("error"),
+            cause=described.get("cause"),
+            output=json.loads(output) if output else None,
+            history=history["events"],
+        )
+
+    def run(self, request: dict[str, Any], timeout: float = 120.0) -> Ended:
+        return self.wait(self.start(request), timeout)
+
+
+@pytest.fixture
+def rollouts(local_engine: LocalEngine) -> Rollouts:
+    return Rollouts(local_engine)
+
+
+@pytest.fixture
+def unique_name() -> Callable[[str], str]:
+    """Function names unique to a test, so tests share one engine without meeting."""
+
+    def make(prefix: str) -> str:
+        return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+    return make
