@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -22,4 +23,5 @@ metrics = Metrics()
 def lambda_handler(event: TaskEvent, context: LambdaContext) -> dict[str, Any]:
     state = tasks.promote(event.rollout, tasks.Services.from_environment(), datetime.now(UTC))
     logger.info(state.summary, extra={"rolloutId": state.rollout_id})
+    metrics.add_metric(name="RolloutsPromoted", unit=MetricUnit.Count, value=1)
     return state.as_json()

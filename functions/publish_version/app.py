@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -25,4 +26,5 @@ def lambda_handler(event: TaskEvent, context: LambdaContext) -> dict[str, Any]:
         "published target",
         extra={"rolloutId": state.rollout_id, "targetVersion": state.target_version},
     )
+    metrics.add_metric(name="VersionsPublished", unit=MetricUnit.Count, value=1)
     return state.as_json()

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -27,4 +28,5 @@ def lambda_handler(event: HookEvent, context: LambdaContext) -> dict[str, Any]:
         "hook passed",
         extra={"rolloutId": state.rollout_id, "lifecycleEvent": event.lifecycle_event},
     )
+    metrics.add_metric(name="HooksPassed", unit=MetricUnit.Count, value=1)
     return state.as_json()

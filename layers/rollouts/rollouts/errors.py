@@ -116,6 +116,7 @@ _THROTTLING_CODES = frozenset(
     {
         "TooManyRequestsException",
         "ThrottlingException",
+        "Throttling",
         "ThrottledException",
         "RequestLimitExceeded",
         "ProvisionedThroughputExceededException",

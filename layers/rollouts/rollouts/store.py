@@ -36,6 +36,14 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda d: int(d) if d == int(d) else float(d)))
 
 
+def _busy(alias_key: str, holder: dict[str, Any]) -> RolloutInProgressError:
+    return RolloutInProgressError(
+        f"{alias_key} is being rolled out by {holder.get('rolloutId', 'another rollout')}"
+        f" (since {holder.get('acquiredAt', 'an unknown time')}); nothing was changed."
+        " Wait for it to end, or abort it."
+    )
+
+
 def record_key(rollout_id: str) -> dict[str, str]:
     return {"pk": f"ROLLOUT#{rollout_id}", "sk": "ROLLOUT"}
 
@@ -68,12 +76,13 @@ class RolloutStore:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 with aws_errors():
                     raise
-            holder = self.lock_holder(alias_key) or {}
-            raise RolloutInProgressError(
-                f"{alias_key} is being rolled out by {holder.get('rolloutId', 'another rollout')}"
-                f" (since {holder.get('acquiredAt', 'an unknown time')}); nothing was changed."
-                " Wait for it to end, or abort it."
-            ) from error
+            raise _busy(alias_key, self.lock_holder(alias_key) or {}) from error
+
+    def refuse_if_busy(self, alias_key: str, rollout_id: str) -> None:
+        """Raise RolloutInProgressError when another rollout holds the lock (reads only)."""
+        holder = self.lock_holder(alias_key)
+        if holder is not None and holder.get("rolloutId") != rollout_id:
+            raise _busy(alias_key, holder)
 
     def lock_holder(self, alias_key: str) -> dict[str, Any] | None:
         with aws_errors():

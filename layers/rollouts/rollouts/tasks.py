@@ -67,7 +67,7 @@ def prepare(event: dict[str, Any], services: Services, now: datetime) -> Rollout
     Raises ValidationError (nothing changed) or RolloutInProgressError (nothing changed).
     """
     request = parse_request(event.get("request"))
-    function, baseline = _resolve(request, services)
+    function, baseline = _resolve(request, services, str(event["rolloutId"]))
     first_deploy = baseline is None
     steps = () if first_deploy else request.steps
     target = request.version
@@ -100,7 +100,9 @@ def prepare(event: dict[str, Any], services: Services, now: datetime) -> Rollout
     return state
 
 
-def _resolve(request: RolloutRequest, services: Services) -> tuple[Any, AliasConfig | None]:
+def _resolve(
+    request: RolloutRequest, services: Services, rollout_id: str
+) -> tuple[Any, AliasConfig | None]:
     """Check that everything the request names exists; collect every problem at once."""
     problems: list[tuple[str, str]] = []
     try:
@@ -109,6 +111,8 @@ def _resolve(request: RolloutRequest, services: Services) -> tuple[Any, AliasCon
         raise ValidationError(
             "functionName", f"no function named {request.function_name} in {services.region}"
         ) from None
+    # A busy alias is reported as busy, not as whatever state the other rollout left it in.
+    services.store.refuse_if_busy(lock_key(function.name, request.alias), rollout_id)
     if request.version is not None and not services.lambda_.has_version(
         function.name, request.version
     ):

@@ -313,6 +313,25 @@ def stop_execution_cause() -> None:
     """StopExecution keeps the error and cause it was given, as DescribeExecution shows on AWS."""
     if not _once("stop_execution_cause"):
         return
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.stepfunctions import responses as sfn_responses
+    from moto.stepfunctions.exceptions import ExecutionDoesNotExist
+
+    def stop_execution(self: Any) -> Any:
+        arn = self._get_param("executionArn")
+        backend = self.stepfunction_backend
+        backend._validate_execution_arn(arn)
+        machine = backend._get_state_machine_for_execution(arn)
+        execution = next((e for e in machine.executions if e.execution_arn == arn), None)
+        if execution is None:
+            raise ExecutionDoesNotExist(f"Execution Does Not Exist: '{arn}'")
+        execution.stop(
+            stop_date=utcnow(), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return ActionResult({"stopDate": execution.stop_date})
+
+    sfn_responses.StepFunctionResponse.stop_execution = stop_execution  # type: ignore[method-assign]
     original = sfn_execution.BaseExecutionWorkerCommunication._reflect_execution_status
 
     def reflect(self: Any) -> None:
@@ -344,7 +363,7 @@ def execution_status_events() -> None:
             "executionArn": execution.exec_arn,
             "stateMachineArn": execution.state_machine.arn,
             "name": execution.name,
-            "status": str(execution.exec_status),
+            "status": getattr(execution.exec_status, "value", str(execution.exec_status)),
             "startDate": int(execution.start_date.timestamp() * 1000),
             "stopDate": int(execution.stop_date.timestamp() * 1000)
             if execution.stop_date

@@ -27,8 +27,9 @@ def zip_source(source: str, filename: str = "app.py") -> bytes:
     """A deployment package holding one Python file."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(zipfile.ZipInfo(filename, date_time=(2020, 1, 1, 0, 0, 0)),
-                         textwrap.dedent(source))
+        archive.writestr(
+            zipfile.ZipInfo(filename, date_time=(2020, 1, 1, 0, 0, 0)), textwrap.dedent(source)
+        )
     return buffer.getvalue()
 
 
