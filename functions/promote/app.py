@@ -1,4 +1,4 @@
-"""PromoteTarget: send 100% of the alias's traffic to the target (create the alias on a first deploy)."""
+"""PromoteTarget: all of the alias's traffic to the target (creates the alias on a first deploy)."""
 
 from datetime import UTC, datetime
 from typing import Any

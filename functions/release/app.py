@@ -25,7 +25,7 @@ metrics = Metrics()
 
 
 class StatusChangeEvent(EventBridgeModel):
-    detail: ExecutionStatusChange  # type: ignore[assignment]
+    detail: ExecutionStatusChange
 
 
 @logger.inject_lambda_context(log_event=True)
@@ -35,6 +35,7 @@ class StatusChangeEvent(EventBridgeModel):
 def lambda_handler(event: StatusChangeEvent, context: LambdaContext) -> dict[str, Any]:
     detail = event.detail
     services = tasks.Services.from_environment()
+    metrics.add_metric(name="ExecutionEndsSeen", unit=MetricUnit.Count, value=1)
     record = services.store.record(detail.name)
     if not tasks.released_status(record):
         logger.info("nothing to release", extra={"rolloutId": detail.name, "status": detail.status})

@@ -1,4 +1,4 @@
-"""RollBack / StopOnDrift: end a rollout without promotion, restoring the baseline unless it drifted."""
+"""RollBack / StopOnDrift: end a rollout unpromoted, restoring the baseline unless it drifted."""
 
 from datetime import UTC, datetime
 from typing import Any

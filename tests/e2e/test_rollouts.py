@@ -28,7 +28,8 @@ V2 = "def handler(event, context):\n    return {'version': 'two'}\n"
 HOOK_OK = "def handler(event, context):\n    return {'status': 'Succeeded'}\n"
 HOOK_FAILS = (
     "def handler(event, context):\n"
-    "    return {'status': 'Failed', 'reason': 'smoke test got HTTP 500 from ' + event['toVersion']}\n"
+    "    reason = 'smoke test got HTTP 500 from ' + event['toVersion']\n"
+    "    return {'status': 'Failed', 'reason': reason}\n"
 )
 
 

@@ -31,13 +31,13 @@ _lock = threading.Lock()
 def client(service: str, session: boto3.Session | None = None) -> Any:
     """A boto3 client for ``service``; the same one again for the same region and endpoint."""
     if session is not None:
-        return session.client(service, config=_CONFIG)  # type: ignore[call-overload]
+        return session.client(service, config=_CONFIG)
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
     key = (service, region, endpoint)
     with _lock:
         if key not in _cache:
-            _cache[key] = boto3.session.Session().client(  # type: ignore[call-overload]
+            _cache[key] = boto3.session.Session().client(
                 service, region_name=region, config=_CONFIG
             )
         return _cache[key]

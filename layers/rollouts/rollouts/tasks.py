@@ -290,7 +290,8 @@ def promote(state: RolloutState, services: Services, now: datetime) -> RolloutSt
     summary = (
         f"{state.subject} created on version {state.target_version} (first deploy: no baseline)"
         if state.first_deploy
-        else f"{state.subject} promoted to version {state.target_version} (was {state.baseline_version})"
+        else f"{state.subject} promoted to version {state.target_version}"
+        f" (was {state.baseline_version})"
     )
     state = state.with_(
         alias_revision_id=written.revision_id, action="promoted", wait_seconds=0, summary=summary

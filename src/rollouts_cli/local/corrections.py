@@ -45,7 +45,7 @@ def _once(name: str) -> bool:
         return True
 
 
-class ResourceConflictException(LambdaClientError):
+class ResourceConflictException(LambdaClientError):  # type: ignore[misc]  # noqa: N818
     code = 409
 
     def __init__(self, message: str) -> None:
@@ -67,7 +67,7 @@ def unique_execution_names() -> None:
     ) -> Any:
         return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
 
-    sfn_parser_models.StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+    sfn_parser_models.StepFunctionsParserBackend.start_execution = start_execution
 
 
 def alias_revision_ids() -> None:
@@ -85,7 +85,7 @@ def alias_revision_ids() -> None:
         original_update(self, *args, **kwargs)
         self.revision_id = str(uuid.uuid4())
 
-    lambda_models.LambdaAlias.update = update  # type: ignore[method-assign]
+    lambda_models.LambdaAlias.update = update
     original_response = lambda_responses.LambdaResponse.update_alias
 
     def update_alias(self: Any) -> Any:
@@ -101,11 +101,11 @@ def alias_revision_ids() -> None:
                 )
         return original_response(self)
 
-    lambda_responses.LambdaResponse.update_alias = update_alias  # type: ignore[method-assign]
+    lambda_responses.LambdaResponse.update_alias = update_alias
 
 
 def alias_conflicts() -> None:
-    """CreateAlias on an existing alias raises ResourceConflictException (moto: ConflictException)."""
+    """CreateAlias on an existing alias raises ResourceConflictException (moto: Conflict...)."""
     if not _once("alias_conflicts"):
         return
     original = lambda_models.LambdaStorage.put_alias
@@ -116,7 +116,7 @@ def alias_conflicts() -> None:
         except lambda_models.ConflictException as error:
             raise ResourceConflictException(error.message) from error
 
-    lambda_models.LambdaStorage.put_alias = put_alias  # type: ignore[method-assign]
+    lambda_models.LambdaStorage.put_alias = put_alias
 
 
 def alias_routing_validation() -> None:
@@ -170,8 +170,8 @@ def alias_routing_validation() -> None:
             self, name, function_name, function_version, description, routing_config
         )
 
-    lambda_models.LambdaStorage.put_alias = put_alias  # type: ignore[method-assign]
-    lambda_models.LambdaStorage.update_alias = update_alias  # type: ignore[method-assign]
+    lambda_models.LambdaStorage.put_alias = put_alias
+    lambda_models.LambdaStorage.update_alias = update_alias
 
 
 def _code_and_config(function: Any) -> tuple[Any, ...]:
@@ -206,7 +206,7 @@ def publish_version_when_changed() -> None:
         latest.code_or_config_updated = True
         return original(self, name_or_arn, description)
 
-    lambda_models.LambdaStorage.publish_version = publish_version  # type: ignore[method-assign]
+    lambda_models.LambdaStorage.publish_version = publish_version
 
 
 def invoke_qualifier_and_weights() -> None:
@@ -227,7 +227,7 @@ def invoke_qualifier_and_weights() -> None:
             self.querystring["qualifier"] = self.querystring["Qualifier"]
         return original_response(self)
 
-    lambda_responses.LambdaResponse.invoke = invoke_response  # type: ignore[method-assign]
+    lambda_responses.LambdaResponse.invoke = invoke_response
 
     def invoke(
         self: Any,
@@ -247,7 +247,7 @@ def invoke_qualifier_and_weights() -> None:
         response_headers["Content-Length"] = str(len(payload))
         return payload
 
-    lambda_models.LambdaBackend.invoke = invoke  # type: ignore[method-assign]
+    lambda_models.LambdaBackend.invoke = invoke
 
 
 def _split_qualifier(function_name: str, qualifier: str | None) -> tuple[str, str | None]:
@@ -281,6 +281,7 @@ def cloudformation_state_machines() -> None:
 
     def create_from_cloudformation_json(
         cls: Any,
+        /,
         resource_name: str,
         cloudformation_json: Any,
         account_id: str,
@@ -304,7 +305,7 @@ def cloudformation_state_machines() -> None:
             sm_type=properties.get("StateMachineType", "STANDARD"),
         )
 
-    sfn_models.StateMachine.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
+    sfn_models.StateMachine.create_from_cloudformation_json = classmethod(
         create_from_cloudformation_json
     )
 
@@ -331,7 +332,7 @@ def stop_execution_cause() -> None:
         )
         return ActionResult({"stopDate": execution.stop_date})
 
-    sfn_responses.StepFunctionResponse.stop_execution = stop_execution  # type: ignore[method-assign]
+    sfn_responses.StepFunctionResponse.stop_execution = stop_execution
     original = sfn_execution.BaseExecutionWorkerCommunication._reflect_execution_status
 
     def reflect(self: Any) -> None:
@@ -341,7 +342,7 @@ def stop_execution_cause() -> None:
             self.execution.error = state.error
             self.execution.cause = state.cause
 
-    sfn_execution.BaseExecutionWorkerCommunication._reflect_execution_status = reflect  # type: ignore[method-assign]
+    sfn_execution.BaseExecutionWorkerCommunication._reflect_execution_status = reflect
 
 
 def execution_status_events() -> None:
@@ -389,7 +390,7 @@ def execution_status_events() -> None:
             ]
         )
 
-    sfn_execution.BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
+    sfn_execution.BaseExecutionWorkerCommunication.terminated = terminated
 
 
 def rule_targets_delivered() -> None:
@@ -417,7 +418,7 @@ def rule_targets_delivered() -> None:
             rest.targets = others
             original(rest, original_event, transform_input)
 
-    events_models.Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+    events_models.Rule.send_to_targets = send_to_targets
 
 
 def _service(arn: str) -> str:

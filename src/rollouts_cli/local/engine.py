@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -102,8 +103,11 @@ def _install() -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # The interpreter logs every failed state; the execution history already says it.
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
+        # Resources the emulator cannot create (EventInvokeConfig, QueuePolicy) only matter on AWS.
+        logging.getLogger("moto.cloudformation").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
         corrections.apply_all()
-        lambda_models.LambdaFunction._invoke_lambda = _invoke_in_process  # type: ignore[method-assign]
+        lambda_models.LambdaFunction._invoke_lambda = _invoke_in_process
         _runtime.install_streams()
         _installed = True
 
@@ -155,7 +159,7 @@ class LocalEngine:
         )
 
     def client(self, service: str) -> Any:
-        return self.session().client(service, endpoint_url=self.endpoint)  # type: ignore[call-overload]
+        return self.session().client(service, endpoint_url=self.endpoint)
 
     def start(self) -> EngineInfo:
         if not _port_is_free(self.port):

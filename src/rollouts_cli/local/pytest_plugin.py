@@ -64,7 +64,7 @@ class AliasWrites:
             return [w for w in self.writes if w.function == function and w.alias == alias]
 
     def routes(self, function: str, alias: str) -> list[tuple[str, dict[str, int]]]:
-        """``[("1", {"2": 10}), ("1", {"2": 20}), ("2", {})]``: each write's version and percents."""
+        """Each write's version and percents: ``[("1", {"2": 10}), ("2", {})]``."""
         return [(w.version, w.weights) for w in self.of(function, alias)]
 
 
@@ -87,11 +87,11 @@ def alias_writes(local_engine: LocalEngine) -> Iterator[AliasWrites]:
                 )
             )
 
-    lambda_models.LambdaAlias.update = update  # type: ignore[method-assign]
+    lambda_models.LambdaAlias.update = update
     try:
         yield recorder
     finally:
-        lambda_models.LambdaAlias.update = original  # type: ignore[method-assign]
+        lambda_models.LambdaAlias.update = original
 
 
 @dataclass

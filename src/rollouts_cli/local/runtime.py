@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 Handler = Callable[[Any, Any], Any]
 
@@ -123,9 +123,9 @@ class InProcessRuntime:
     def install_streams(self) -> None:
         """Route handler output to per-invocation buffers (idempotent)."""
         if not isinstance(sys.stdout, _ThreadLocalStream):
-            sys.stdout = self.stdout  # type: ignore[assignment]
+            sys.stdout = self.stdout
         if not isinstance(sys.stderr, _ThreadLocalStream):
-            sys.stderr = self.stderr  # type: ignore[assignment]
+            sys.stderr = self.stderr
 
     def uninstall_streams(self) -> None:
         if isinstance(sys.stdout, _ThreadLocalStream):
@@ -152,7 +152,7 @@ class InProcessRuntime:
         target = getattr(module, function_name, None)
         if not callable(target):
             raise ValueError(f"Handler {handler!r}: no function {function_name!r} in the module")
-        return target  # type: ignore[no-any-return]
+        return cast(Handler, target)
 
     def invoke(
         self,

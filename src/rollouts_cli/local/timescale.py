@@ -86,7 +86,7 @@ def _install() -> None:
     global _installed
     if _installed:
         return
-    WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
-    retrier_decl.time = _ScaledSleep()  # type: ignore[assignment]
-    Timeout._eval_body = _timeout_eval_body  # type: ignore[method-assign]
+    WaitFunction._wait_interval = _wait_interval
+    retrier_decl.time = _ScaledSleep()
+    Timeout._eval_body = _timeout_eval_body
     _installed = True

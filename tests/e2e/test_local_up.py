@@ -1,0 +1,140 @@
+"""`rollouts local up` in a process of its own, driven by plain boto3 as a user's script would,
+and `rollouts local demo` as `make demo` runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from rollouts_cli.local.engine import free_port
+from rollouts_cli.local.samples import create_function, publish
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+ROLLOUTS = Path(sys.executable).with_name("rollouts")
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[dict[str, Any]]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
+    process = subprocess.Popen(
+        [str(ROLLOUTS), "local", "up", "--port", str(port), "--time-scale", "0"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    try:
+        yield json.loads(line)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+
+
+def client(info: dict[str, Any], service: str) -> Any:
+    return boto3.client(  # type: ignore[call-overload]
+        service,
+        endpoint_url=info["endpoint"],
+        region_name=info["region"],
+        aws_access_key_id="any",
+        aws_secret_access_key="any",
+    )
+
+
+def test_up_prints_one_json_line_with_the_contract_fields(served: dict[str, Any]) -> None:
+    assert served["endpoint"].startswith("http://127.0.0.1:")
+    assert served["region"] == "us-east-1"
+    assert served["stateMachineArn"].startswith("arn:aws:states:us-east-1:")
+    assert served["tableName"]
+
+
+def test_plain_boto3_client_runs_a_rollout_with_a_zip_uploaded_hook(
+    served: dict[str, Any],
+) -> None:
+    lam, iam, sfn = (client(served, s) for s in ("lambda", "iam", "stepfunctions"))
+    create_function(lam, iam, "orders", "def handler(e, c):\n    return 1\n")
+    lam.create_alias(FunctionName="orders", Name="live", FunctionVersion="1")
+    version = publish(lam, "orders", "def handler(e, c):\n    return 2\n")
+    # The hook's own boto3 call reaches the same emulator: it checks the target version exists.
+    create_function(
+        lam,
+        iam,
+        "orders-pre",
+        """
+import boto3
+def handler(event, context):
+    boto3.client("lambda").get_function(FunctionName=event["targetArn"])
+    return {"status": "Succeeded"}
+""",
+    )
+
+    arn = sfn.start_execution(
+        stateMachineArn=served["stateMachineArn"],
+        input=json.dumps(
+            {
+                "functionName": "orders",
+                "alias": "live",
+                "version": version,
+                "strategy": "Linear10PercentEvery1Minute",
+                "hooks": {"preTraffic": "orders-pre"},
+            }
+        ),
+    )["executionArn"]
+    deadline = time.monotonic() + 120
+    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    alias = lam.get_alias(FunctionName="orders", Name="live")
+    assert alias["FunctionVersion"] == version
+    assert not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
+    assert json.loads(described["output"])["toVersion"] == version
+
+
+def test_up_refuses_a_taken_port(served: dict[str, Any]) -> None:
+    port = served["endpoint"].rsplit(":", 1)[1]
+    finished = subprocess.run(
+        [str(ROLLOUTS), "local", "up", "--port", port],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert finished.returncode == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in finished.stderr
+
+
+def test_demo_promotes_the_healthy_version_and_rolls_back_the_faulty_one() -> None:
+    # In a process of its own, as `make demo` runs it: one emulator per process.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
+    finished = subprocess.run(
+        [str(ROLLOUTS), "local", "demo"],
+        cwd=ROOT,
+        env={**env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    text = finished.stdout
+    assert finished.returncode == 0, text + finished.stderr
+    assert "SUCCEEDED" in text
+    assert "FAILED RolledBack" in text
+    assert "alarm orders-api-v3-errors is in ALARM at step 1 of 1 (10% on the target)" in text
+    assert "orders-api:live ends on version 2 with no split" in text
+    assert "shifted to 10% (step 1 of 1)" in text
