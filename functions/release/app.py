@@ -37,6 +37,12 @@ def lambda_handler(event: StatusChangeEvent, context: LambdaContext) -> dict[str
     services = tasks.Services.from_environment()
     metrics.add_metric(name="ExecutionEndsSeen", unit=MetricUnit.Count, value=1)
     record = services.store.record(detail.name)
+    if record is None:
+        # Stopped before PrepareRollout wrote its record: release the lock if it took it.
+        tasks.end_without_promotion(
+            detail.name, None, detail.request(), "stopped early", services, datetime.now(UTC)
+        )
+        return {"released": False, "rolloutId": detail.name}
     if not tasks.released_status(record):
         logger.info("nothing to release", extra={"rolloutId": detail.name, "status": detail.status})
         return {"released": False, "rolloutId": detail.name}

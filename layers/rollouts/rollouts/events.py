@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,3 +52,12 @@ class ExecutionStatusChange(BaseModel):
     status: str
     error: str | None = None
     cause: str | None = None
+    input: str | None = None
+
+    def request(self) -> dict[str, Any] | None:
+        """The execution input, when it is a JSON object."""
+        try:
+            value = json.loads(self.input or "")
+        except json.JSONDecodeError:
+            return None
+        return value if isinstance(value, dict) else None

@@ -126,6 +126,15 @@ def _resolve(
                 " another deployment may be shifting it: point it at one version first",
             )
         )
+    if baseline is not None and baseline.version == "$LATEST" and request.steps:
+        problems.append(
+            (
+                "alias",
+                f"{function.name}:{request.alias} points at $LATEST, and Lambda splits traffic"
+                " only between published versions: point it at a published version first,"
+                " or use AllAtOnce",
+            )
+        )
     if request.alarms:
         known = services.alarms.states(request.alarms)
         problems += [
