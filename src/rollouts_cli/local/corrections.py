@@ -130,6 +130,10 @@ def alias_routing_validation() -> None:
 
     def check(storage: Any, function_name: str, primary: str | None, routing: Any) -> None:
         weights = (routing or {}).get("AdditionalVersionWeights") or {}
+        if weights and str(primary) == "$LATEST":
+            raise InvalidParameterValueException(
+                "$LATEST is not supported for an alias pointing to more than 1 version"
+            )
         if len(weights) > 1:
             raise InvalidParameterValueException("Only one additional version can be routed to")
         for version, weight in weights.items():
@@ -426,7 +430,20 @@ def _service(arn: str) -> str:
     return parts[2] if len(parts) > 2 else ""
 
 
+def _aws_envelope(event: dict[str, Any]) -> dict[str, Any]:
+    """moto's internal event -> what AWS delivers: ISO 8601 time, no ingestion-time."""
+    from moto.core.utils import iso_8601_datetime_without_milliseconds, utcfromtimestamp
+
+    envelope = {k: v for k, v in event.items() if k != "ingestion-time"}
+    if isinstance(envelope.get("time"), int | float):
+        envelope["time"] = iso_8601_datetime_without_milliseconds(
+            utcfromtimestamp(envelope["time"])
+        )
+    return envelope
+
+
 def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
+    event = _aws_envelope(event)
     if "Input" in target:
         return json.loads(target["Input"])
     if "InputPath" in target:

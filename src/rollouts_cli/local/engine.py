@@ -73,7 +73,7 @@ def _invoke_in_process(self: Any, event: Any = None) -> tuple[str, bool, str]:
     # Module-level code (Powertools Metrics reads its namespace) sees the function's variables.
     os.environ.update(environment)
     try:
-        handler = _runtime.load_handler(self.code_bytes, self.handler)
+        handler = _runtime.load_handler(self.code_bytes, self.handler, scope=self.function_arn)
     except Exception as error:  # a broken package fails the invocation, as on AWS
         message = f"Runtime.ImportModuleError: {error}"
         self.save_logs(message)

@@ -121,11 +121,18 @@ class InProcessRuntime:
         self.stderr = _ThreadLocalStream(sys.stderr)
 
     def install_streams(self) -> None:
-        """Route handler output to per-invocation buffers (idempotent)."""
-        if not isinstance(sys.stdout, _ThreadLocalStream):
-            sys.stdout = self.stdout
-        if not isinstance(sys.stderr, _ThreadLocalStream):
-            sys.stderr = self.stderr
+        """Route handler output to per-invocation buffers (idempotent).
+
+        Whatever replaced sys.stdout since (pytest's capture does, at every test
+        phase) becomes the stream other threads write through to; ``invoke`` calls
+        this every time, so a swapped stream never takes a handler's logs away.
+        """
+        for name, stream in (("stdout", self.stdout), ("stderr", self.stderr)):
+            current = getattr(sys, name)
+            if current is not stream:
+                if not isinstance(current, _ThreadLocalStream):
+                    stream._real = current
+                setattr(sys, name, stream)
 
     def uninstall_streams(self) -> None:
         if isinstance(sys.stdout, _ThreadLocalStream):
@@ -133,13 +140,14 @@ class InProcessRuntime:
         if isinstance(sys.stderr, _ThreadLocalStream):
             sys.stderr = sys.stderr.real
 
-    def load_handler(self, code: bytes, handler: str) -> Handler:
+    def load_handler(self, code: bytes, handler: str, scope: str = "") -> Handler:
         """Import ``handler`` ("module.function", module may be a dotted path) from a zip."""
         digest = hashlib.sha256(code).hexdigest()[:16]
         module_path, _, function_name = handler.rpartition(".")
         if not module_path or not function_name:
             raise ValueError(f"Handler {handler!r} is not of the form module.function")
-        key = f"{digest}:{module_path}"
+        sandbox = hashlib.sha256(f"{scope}|{digest}".encode()).hexdigest()[:16]
+        key = f"{sandbox}:{module_path}"
         with self._lock:
             module = self._modules.get(key)
             if module is None:
@@ -147,7 +155,7 @@ class InProcessRuntime:
                 if not root.exists():
                     with zipfile.ZipFile(io.BytesIO(code)) as archive:
                         archive.extractall(root)
-                module = _import_from(root, module_path, f"_lambda_{digest}_{module_path}")
+                module = _import_from(root, module_path, f"_lambda_{sandbox}_{module_path}")
                 self._modules[key] = module
         target = getattr(module, function_name, None)
         if not callable(target):
@@ -175,6 +183,7 @@ class InProcessRuntime:
                 finally:
                     result["logs"] = out.getvalue()
 
+        self.install_streams()
         os.environ.update({key: str(value) for key, value in environment.items()})
         worker = threading.Thread(target=run, name=f"lambda-{context.function_name}", daemon=True)
         worker.start()
@@ -216,10 +225,25 @@ def _import_from(root: Path, module_path: str, unique_name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     # Sibling imports (``import helpers`` next to app.py) resolve from the package root.
     sys.path.insert(0, str(root))
+    # A package's sibling modules (helpers.py) are its own: hide other packages' ones
+    # while importing, and take this package's out of sys.modules afterwards (the handler
+    # module keeps its references), so two packages with a helpers.py never share one.
+    workdir = str(root.parent)
+
+    def packaged(mod: Any) -> bool:
+        return str(getattr(mod, "__file__", None) or "").startswith(workdir)
+
+    hidden = {name: mod for name, mod in list(sys.modules.items()) if packaged(mod)}
+    for name in hidden:
+        del sys.modules[name]
     try:
         sys.modules[unique_name] = module
         spec.loader.exec_module(module)
     finally:
         with contextlib.suppress(ValueError):
             sys.path.remove(str(root))
+        for name, mod in list(sys.modules.items()):
+            if name != unique_name and packaged(mod):
+                del sys.modules[name]
+        sys.modules.update(hidden)
     return module

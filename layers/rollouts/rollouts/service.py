@@ -1,0 +1,182 @@
+"""The ways in: start, describe, list and abort rollouts.
+
+Shared by the REST API's handler, the EventBridge starter and the CLI, so that
+every way in validates with the same models, names executions the same way and
+reads the same record.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rollouts.aws import aws_errors
+from rollouts.errors import NotFoundError, RolloutError
+from rollouts.models import parse_request
+from rollouts.state import lock_key
+from rollouts.store import ENDED, RolloutStore
+
+EXECUTION_NAME_LIMIT = 80
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+class RolloutEndedError(RolloutError):
+    """The rollout has already ended: there is nothing to abort."""
+
+
+@dataclass(frozen=True)
+class Started:
+    rollout_id: str
+    execution_arn: str
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "rolloutId": self.rollout_id,
+            "executionArn": self.execution_arn,
+            "status": "RUNNING",
+        }
+
+
+def execution_name(function_name: str, alias: str, version: str | None, short_id: str) -> str:
+    """A readable, unique execution name (the rollout id), at most 80 characters.
+
+    >>> execution_name("orders-api", "live", "7", "1a2b3c4d")
+    'orders-api-live-v7-1a2b3c4d'
+    >>> execution_name("arn:aws:lambda:us-east-1:123456789012:function:orders", "live", None, "9f")
+    'orders-live-latest-9f'
+    """
+    name = function_name.split(":function:")[-1].split(":")[0]
+    tail = f"-{short_id}"
+    version_part = f"v{version}" if version else "latest"
+    head = _UNSAFE.sub("-", f"{name}-{alias}-{version_part}").strip("-")
+    return head[: EXECUTION_NAME_LIMIT - len(tail)] + tail
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN an execution named ``name`` of this state machine has."""
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+
+
+def start_rollout(
+    payload: Any, sfn: Any, store: RolloutStore, state_machine_arn: str, short_id: str | None = None
+) -> Started:
+    """Validate, refuse a busy alias, then start the execution. Raises before starting anything.
+
+    ValidationError (bad input) and RolloutInProgressError (busy alias) change nothing.
+    """
+    request = parse_request(payload)
+    store.refuse_if_busy(lock_key(request.function_name, request.alias), rollout_id="")
+    name = execution_name(
+        request.function_name, request.alias, request.version, short_id or uuid.uuid4().hex[:8]
+    )
+    with aws_errors():
+        answer = sfn.start_execution(
+            stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload)
+        )
+    return Started(rollout_id=name, execution_arn=str(answer["executionArn"]))
+
+
+def _execution(sfn: Any, arn: str) -> dict[str, Any] | None:
+    try:
+        with aws_errors():
+            return dict(sfn.describe_execution(executionArn=arn))
+    except NotFoundError:
+        return None
+    except RolloutError as error:
+        if "ExecutionDoesNotExist" in str(error):
+            return None
+        raise
+
+
+def describe_rollout(
+    rollout_id: str, store: RolloutStore, sfn: Any, state_machine_arn: str
+) -> dict[str, Any]:
+    """What a rollout is doing or did: its execution, its record, where it is and why it ended."""
+    arn = execution_arn(state_machine_arn, rollout_id)
+    execution = _execution(sfn, arn)
+    record = store.record(rollout_id)
+    if execution is None and record is None:
+        raise NotFoundError(f"no rollout {rollout_id}")
+    state: dict[str, Any] = (record or {}).get("state") or {}
+    steps = state.get("steps") or []
+    index = int(state.get("stepIndex", -1))
+    described: dict[str, Any] = {
+        "rolloutId": rollout_id,
+        "executionArn": arn,
+        "status": (execution or {}).get("status", "UNKNOWN"),
+        "outcome": (record or {}).get("status"),
+        "functionName": (record or {}).get("functionName"),
+        "alias": (record or {}).get("alias"),
+        "fromVersion": state.get("baselineVersion"),
+        "toVersion": (record or {}).get("targetVersion") or state.get("targetVersion"),
+        "strategy": (record or {}).get("strategy"),
+        "step": index + 1 if index >= 0 else 0,
+        "stepCount": len(steps),
+        "weight": int(steps[index]["weight"]) if 0 <= index < len(steps) else 0,
+        "steps": steps,
+        "stepsTaken": (record or {}).get("stepsTaken", []),
+        "checks": (record or {}).get("checks", []),
+        "checkCount": (record or {}).get("checkCount", 0),
+        "summary": state.get("summary"),
+        "reason": (record or {}).get("reason"),
+        "startedAt": (record or {}).get("startedAt"),
+        "endedAt": (record or {}).get("endedAt"),
+    }
+    if execution is not None:
+        if execution.get("error"):
+            described["error"] = execution["error"]
+            described["cause"] = execution.get("cause")
+        if execution.get("output"):
+            described["output"] = json.loads(execution["output"])
+        if execution.get("input") and described["functionName"] is None:
+            request = json.loads(execution["input"])
+            if isinstance(request, dict):
+                described["functionName"] = request.get("functionName")
+                described["alias"] = request.get("alias")
+    return described
+
+
+def list_rollouts(
+    function_name: str,
+    alias: str,
+    store: RolloutStore,
+    limit: int = 20,
+    next_token: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """An alias's rollouts, newest first; ``next_token`` continues where a page stopped."""
+    start = json.loads(next_token) if next_token else None
+    items, last = store.history(lock_key(function_name, alias), limit=limit, start=start)
+    summaries = [
+        {
+            "rolloutId": item["rolloutId"],
+            "status": item["status"],
+            "functionName": item["functionName"],
+            "alias": item["alias"],
+            "fromVersion": item.get("baselineVersion"),
+            "toVersion": item.get("targetVersion"),
+            "strategy": item.get("strategy"),
+            "startedAt": item.get("startedAt"),
+            "endedAt": item.get("endedAt"),
+            "reason": item.get("reason"),
+        }
+        for item in items
+    ]
+    return summaries, (json.dumps(last) if last else None)
+
+
+def abort_rollout(
+    rollout_id: str, by: str, reason: str | None, store: RolloutStore, now: datetime
+) -> dict[str, Any]:
+    """Ask a running rollout to roll back; its next health check acts on it."""
+    record = store.record(rollout_id)
+    if record is None:
+        raise NotFoundError(f"no rollout {rollout_id}")
+    if record.get("status") in ENDED:
+        raise RolloutEndedError(f"rollout {rollout_id} already ended {record['status']}")
+    at = now.isoformat(timespec="seconds")
+    store.request_abort(rollout_id, by, reason or "no reason given", at)
+    return {"rolloutId": rollout_id, "abortRequested": True, "by": by, "at": at}

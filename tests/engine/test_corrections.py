@@ -1,0 +1,571 @@
+"""Each correction in ``rollouts_cli.local.corrections``, asserted as the AWS behaviour it restores.
+
+Every test talks to the engine through boto3 on its endpoint, as a client on AWS
+would, and fails on plain moto 5.2.5.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from rollouts_cli.local import samples
+from rollouts_cli.local.engine import LocalEngine
+
+from .conftest import STATES_ROLE, TERMINAL, eventually
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+PASS_MACHINE = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+LONG_WAIT_MACHINE = {
+    "StartAt": "Bake",
+    "States": {
+        "Bake": {"Type": "Wait", "Seconds": 600, "Next": "Done"},
+        "Done": {"Type": "Pass", "End": True},
+    },
+}
+
+# Returns which code ran: the number baked into the source, and the version the runtime saw.
+VERSIONED_SOURCE = """
+def handler(event, context):
+    return {{"code": {code}, "version": context.function_version}}
+"""
+
+# Stores every event it receives in a table, for the test to read back.
+SINK_SOURCE = """
+import json
+import boto3
+
+def handler(event, context):
+    boto3.client("dynamodb").put_item(
+        TableName="{table}",
+        Item={{"pk": {{"S": event["id"]}}, "event": {{"S": json.dumps(event)}}}},
+    )
+"""
+
+
+def code_error(call: Callable[[], Any]) -> ClientError:
+    with pytest.raises(ClientError) as caught:
+        call()
+    return caught.value
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response["Error"]["Code"])
+
+
+@pytest.fixture
+def versioned(lambda_client: Any, make_function: Callable[..., str]) -> str:
+    """A function with published versions 1, 2 and 3, each returning its own number."""
+    name = make_function(VERSIONED_SOURCE.format(code=1), prefix="versioned")
+    for code in (2, 3):
+        samples.publish(lambda_client, name, VERSIONED_SOURCE.format(code=code))
+    return name
+
+
+def invoke(lambda_client: Any, name: str, **kwargs: Any) -> tuple[str, dict[str, Any]]:
+    answer = lambda_client.invoke(FunctionName=name, **kwargs)
+    assert "FunctionError" not in answer
+    return str(answer["ExecutedVersion"]), json.loads(answer["Payload"].read())
+
+
+def sink_events(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    items = dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]
+    return [json.loads(item["event"]["S"]) for item in items]
+
+
+# --- unique_execution_names -------------------------------------------------------------
+
+
+def test_unnamed_executions_each_get_a_fresh_uuid(
+    sfn: Any, make_state_machine: Callable[[Any], str], finished: Callable[..., Any]
+) -> None:
+    machine = make_state_machine(PASS_MACHINE)
+
+    first = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    second = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+
+    names = [finished(arn)["name"] for arn in (first, second)]
+    assert first != second
+    assert names[0] != names[1]
+    assert all(UUID.match(name) for name in names), names
+    assert [arn.rsplit(":", 1)[1] for arn in (first, second)] == names
+
+
+# --- alias_revision_ids -----------------------------------------------------------------
+
+
+def test_every_alias_write_changes_the_revision_id_and_a_stale_one_is_refused(
+    lambda_client: Any, versioned: str
+) -> None:
+    created = lambda_client.create_alias(FunctionName=versioned, Name="live", FunctionVersion="1")
+    shifted = lambda_client.update_alias(
+        FunctionName=versioned,
+        Name="live",
+        RoutingConfig={"AdditionalVersionWeights": {"2": 0.25}},
+        RevisionId=created["RevisionId"],
+    )
+    described = lambda_client.update_alias(
+        FunctionName=versioned, Name="live", Description="no routing change"
+    )
+    revisions = [created["RevisionId"], shifted["RevisionId"], described["RevisionId"]]
+    assert len(set(revisions)) == 3, revisions
+    current = lambda_client.get_alias(FunctionName=versioned, Name="live")
+    assert current["RevisionId"] == revisions[-1]
+
+    stale = code_error(
+        lambda: lambda_client.update_alias(
+            FunctionName=versioned,
+            Name="live",
+            FunctionVersion="3",
+            RoutingConfig={"AdditionalVersionWeights": {}},
+            RevisionId=created["RevisionId"],
+        )
+    )
+
+    assert error_code(stale) == "PreconditionFailedException"
+    assert stale.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+    after = lambda_client.get_alias(FunctionName=versioned, Name="live")
+    assert after["FunctionVersion"] == "1"
+    assert after["RoutingConfig"] == {"AdditionalVersionWeights": {"2": 0.25}}
+    assert after["RevisionId"] == revisions[-1]
+
+
+# --- alias_conflicts --------------------------------------------------------------------
+
+
+def test_creating_an_existing_alias_is_a_resource_conflict(
+    lambda_client: Any, versioned: str
+) -> None:
+    lambda_client.create_alias(FunctionName=versioned, Name="live", FunctionVersion="1")
+
+    again = code_error(
+        lambda: lambda_client.create_alias(FunctionName=versioned, Name="live", FunctionVersion="2")
+    )
+
+    assert error_code(again) == "ResourceConflictException"
+    assert again.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    assert lambda_client.get_alias(FunctionName=versioned, Name="live")["FunctionVersion"] == "1"
+
+
+# --- alias_routing_validation -----------------------------------------------------------
+
+# The codes AWS answers. Where the documentation does not name one, both plausible codes
+# are accepted: the point is that the weights are refused and nothing is stored.
+REFUSED_ROUTES = [
+    pytest.param(
+        {"$LATEST": 0.1},
+        {"InvalidParameterValueException", "ValidationException"},
+        id="additional-latest",
+    ),
+    pytest.param(
+        {"9": 0.1},
+        {"InvalidParameterValueException", "ResourceNotFoundException"},
+        id="missing-version",
+    ),
+    pytest.param({"1": 0.1}, {"InvalidParameterValueException"}, id="primary-version"),
+    pytest.param(
+        {"2": 1.5}, {"InvalidParameterValueException", "ValidationException"}, id="weight-1.5"
+    ),
+    pytest.param(
+        {"2": 0.1, "3": 0.1}, {"InvalidParameterValueException"}, id="two-additional-versions"
+    ),
+]
+
+
+@pytest.mark.parametrize(("weights", "codes"), REFUSED_ROUTES)
+def test_create_alias_refuses_invalid_weights(
+    lambda_client: Any, versioned: str, weights: dict[str, float], codes: set[str]
+) -> None:
+    refused = code_error(
+        lambda: lambda_client.create_alias(
+            FunctionName=versioned,
+            Name="live",
+            FunctionVersion="1",
+            RoutingConfig={"AdditionalVersionWeights": weights},
+        )
+    )
+
+    assert error_code(refused) in codes
+    assert lambda_client.list_aliases(FunctionName=versioned)["Aliases"] == []
+
+
+@pytest.mark.parametrize(("weights", "codes"), REFUSED_ROUTES)
+def test_update_alias_refuses_invalid_weights(
+    lambda_client: Any, versioned: str, weights: dict[str, float], codes: set[str]
+) -> None:
+    before = lambda_client.create_alias(FunctionName=versioned, Name="live", FunctionVersion="1")
+
+    refused = code_error(
+        lambda: lambda_client.update_alias(
+            FunctionName=versioned,
+            Name="live",
+            RoutingConfig={"AdditionalVersionWeights": weights},
+        )
+    )
+
+    assert error_code(refused) in codes
+    after = lambda_client.get_alias(FunctionName=versioned, Name="live")
+    assert after["FunctionVersion"] == "1"
+    assert not after.get("RoutingConfig", {}).get("AdditionalVersionWeights")
+    assert after["RevisionId"] == before["RevisionId"]
+
+
+def test_valid_weights_are_accepted_and_stored(lambda_client: Any, versioned: str) -> None:
+    lambda_client.create_alias(
+        FunctionName=versioned,
+        Name="live",
+        FunctionVersion="1",
+        RoutingConfig={"AdditionalVersionWeights": {"2": 0.1}},
+    )
+    for weights in ({"2": 0.0}, {"3": 0.5}, {"2": 1.0}, {}):
+        lambda_client.update_alias(
+            FunctionName=versioned,
+            Name="live",
+            RoutingConfig={"AdditionalVersionWeights": weights},
+        )
+        stored = lambda_client.get_alias(FunctionName=versioned, Name="live")
+        assert stored.get("RoutingConfig", {}).get("AdditionalVersionWeights", {}) == weights
+
+    moved = lambda_client.update_alias(
+        FunctionName=versioned,
+        Name="live",
+        FunctionVersion="3",
+        RoutingConfig={"AdditionalVersionWeights": {"1": 0.2}},
+    )
+    assert moved["FunctionVersion"] == "3"
+    assert moved["RoutingConfig"] == {"AdditionalVersionWeights": {"1": 0.2}}
+
+
+def test_an_alias_on_latest_cannot_route_to_another_version(
+    lambda_client: Any, versioned: str
+) -> None:
+    refused = code_error(
+        lambda: lambda_client.create_alias(
+            FunctionName=versioned,
+            Name="edge",
+            FunctionVersion="$LATEST",
+            RoutingConfig={"AdditionalVersionWeights": {"1": 0.1}},
+        )
+    )
+    assert error_code(refused) == "InvalidParameterValueException"
+
+
+# --- publish_version_when_changed -------------------------------------------------------
+
+
+def test_publish_version_publishes_only_what_changed(
+    lambda_client: Any, make_function: Callable[..., str]
+) -> None:
+    name = make_function(VERSIONED_SOURCE.format(code=1), prefix="publish")
+
+    assert lambda_client.publish_version(FunctionName=name)["Version"] == "1"
+    assert lambda_client.publish_version(FunctionName=name)["Version"] == "1"
+
+    samples.update_code(lambda_client, name, VERSIONED_SOURCE.format(code=2))
+    assert lambda_client.publish_version(FunctionName=name)["Version"] == "2"
+
+    samples.update_code(lambda_client, name, VERSIONED_SOURCE.format(code=2))
+    republished = lambda_client.publish_version(FunctionName=name)
+    assert republished["Version"] == "2"
+
+    lambda_client.update_function_configuration(FunctionName=name, Timeout=12)
+    assert lambda_client.publish_version(FunctionName=name)["Version"] == "3"
+
+    versions = lambda_client.list_versions_by_function(FunctionName=name)["Versions"]
+    assert [v["Version"] for v in versions] == ["$LATEST", "1", "2", "3"]
+    assert invoke(lambda_client, name, Qualifier="2") == ("2", {"code": 2, "version": "2"})
+
+
+# --- invoke_qualifier_and_weights -------------------------------------------------------
+
+
+def test_invoke_qualifier_runs_that_versions_code(lambda_client: Any, versioned: str) -> None:
+    assert invoke(lambda_client, versioned, Qualifier="1") == ("1", {"code": 1, "version": "1"})
+    assert invoke(lambda_client, versioned, Qualifier="2") == ("2", {"code": 2, "version": "2"})
+    assert invoke(lambda_client, f"{versioned}:1") == ("1", {"code": 1, "version": "1"})
+    assert invoke(lambda_client, versioned) == ("$LATEST", {"code": 3, "version": "$LATEST"})
+
+
+def test_an_alias_without_weights_runs_its_primary_version_only(
+    lambda_client: Any, versioned: str
+) -> None:
+    lambda_client.create_alias(FunctionName=versioned, Name="live", FunctionVersion="2")
+
+    runs = {invoke(lambda_client, versioned, Qualifier="live")[0] for _ in range(20)}
+    runs |= {invoke(lambda_client, f"{versioned}:live")[0] for _ in range(5)}
+
+    assert runs == {"2"}
+
+
+def test_an_alias_routes_invocations_by_its_weights(lambda_client: Any, versioned: str) -> None:
+    lambda_client.create_alias(
+        FunctionName=versioned,
+        Name="live",
+        FunctionVersion="1",
+        RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}},
+    )
+
+    ran = Counter[str]()
+    for _ in range(200):
+        version, payload = invoke(lambda_client, versioned, Qualifier="live")
+        assert payload == {"code": int(version), "version": version}
+        ran[version] += 1
+
+    assert set(ran) == {"1", "2"}
+    # 200 fair coin flips: the chance of fewer than 50 on either side is about 1e-12.
+    assert 50 <= ran["2"] <= 150, ran
+
+
+# --- cloudformation_state_machines ------------------------------------------------------
+
+
+def task_resources(states: dict[str, Any]) -> dict[str, str]:
+    """Task state name -> the function it calls, in nested Map/Parallel states too."""
+    found: dict[str, str] = {}
+    for name, state in states.items():
+        if state.get("Type") == "Task":
+            resource = state["Resource"]
+            if resource.startswith("arn:aws:states:::lambda:invoke"):
+                resource = state["Parameters"]["FunctionName"]
+            found[name] = resource
+        for branch in state.get("Branches", []):
+            found |= task_resources(branch["States"])
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            found |= task_resources(processor["States"])
+    return found
+
+
+def test_the_stack_state_machine_has_its_substitutions_resolved(
+    local_engine: LocalEngine, sfn: Any, lambda_client: Any
+) -> None:
+    cloudformation = local_engine.client("cloudformation")
+    resources = cloudformation.list_stack_resources(StackName=local_engine.info.stack_name)
+    function_arns = {
+        lambda_client.get_function(FunctionName=r["PhysicalResourceId"])["Configuration"][
+            "FunctionArn"
+        ]
+        for r in resources["StackResourceSummaries"]
+        if r["ResourceType"] == "AWS::Lambda::Function"
+    }
+
+    described = sfn.describe_state_machine(stateMachineArn=local_engine.info.state_machine_arn)
+
+    assert "${" not in described["definition"]
+    assert described["type"] == "STANDARD"
+    tasks = task_resources(json.loads(described["definition"])["States"])
+    assert tasks, "the rollout state machine has Task states"
+    assert set(tasks.values()) <= function_arns, set(tasks.values()) - function_arns
+
+
+def test_the_stack_state_machine_runs(
+    local_engine: LocalEngine, sfn: Any, finished: Callable[..., Any]
+) -> None:
+    # An empty request is refused by PrepareRollout: the machine ran its first task.
+    execution = sfn.start_execution(
+        stateMachineArn=local_engine.info.state_machine_arn, input=json.dumps({})
+    )["executionArn"]
+
+    assert finished(execution, timeout=30)["status"] in TERMINAL
+    history = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+    entered = [
+        e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e
+    ]
+    assert entered[0] == "PrepareRollout"
+    kinds = {e["type"] for e in history}
+    assert kinds & {
+        "TaskSucceeded",
+        "TaskFailed",
+        "LambdaFunctionSucceeded",
+        "LambdaFunctionFailed",
+    }
+
+
+# --- stop_execution_cause ---------------------------------------------------------------
+
+
+def test_stop_execution_keeps_its_error_and_cause(
+    sfn: Any,
+    make_state_machine: Callable[[Any], str],
+    finished: Callable[..., Any],
+    time_scale: Callable[[float], None],
+) -> None:
+    time_scale(1.0)
+    execution = sfn.start_execution(stateMachineArn=make_state_machine(LONG_WAIT_MACHINE))[
+        "executionArn"
+    ]
+    assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+
+    sfn.stop_execution(executionArn=execution, error="Operator.Stop", cause="stopped by a test")
+
+    described = finished(execution)
+    assert described["status"] == "ABORTED"
+    assert described.get("error") == "Operator.Stop"
+    assert described.get("cause") == "stopped by a test"
+
+
+# --- execution_status_events + rule_targets_delivered -----------------------------------
+
+
+@pytest.fixture
+def status_sink(
+    events: Any,
+    lambda_client: Any,
+    make_function: Callable[..., str],
+    make_state_machine: Callable[[Any], str],
+    make_table: Callable[[], str],
+    rule_cleanup: list[str],
+    unique_name: Callable[[str], str],
+) -> Callable[..., tuple[str, str]]:
+    """A machine, and a rule that sends its status changes to a function that stores them.
+
+    Returns the machine's ARN and the table the events land in.
+    """
+
+    def make(definition: dict[str, Any], statuses: list[str] | None = None) -> tuple[str, str]:
+        machine = make_state_machine(definition)
+        table = make_table()
+        sink = make_function(SINK_SOURCE.format(table=table), prefix="sink")
+        detail: dict[str, Any] = {"stateMachineArn": [machine]}
+        if statuses:
+            detail["status"] = statuses
+        rule = unique_name("status-rule")
+        events.put_rule(
+            Name=rule,
+            EventPattern=json.dumps(
+                {
+                    "source": ["aws.states"],
+                    "detail-type": ["Step Functions Execution Status Change"],
+                    "detail": detail,
+                }
+            ),
+        )
+        rule_cleanup.append(rule)
+        arn = lambda_client.get_function(FunctionName=sink)["Configuration"]["FunctionArn"]
+        events.put_targets(Rule=rule, Targets=[{"Id": "sink", "Arn": arn}])
+        return machine, table
+
+    return make
+
+
+def test_an_ended_execution_emits_a_status_change_to_a_lambda_target(
+    sfn: Any,
+    status_sink: Callable[..., tuple[str, str]],
+    finished: Callable[..., Any],
+    dynamodb: Any,
+) -> None:
+    machine, table = status_sink(PASS_MACHINE)
+    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"a": 1}))[
+        "executionArn"
+    ]
+    assert finished(execution)["status"] == "SUCCEEDED"
+
+    received = eventually(lambda: sink_events(dynamodb, table))
+
+    assert len(received) == 1, received
+    event = received[0]
+    assert event["source"] == "aws.states"
+    assert event["detail-type"] == "Step Functions Execution Status Change"
+    assert event["resources"] == [execution]
+    assert event["detail"]["executionArn"] == execution
+    assert event["detail"]["stateMachineArn"] == machine
+    assert event["detail"]["name"] == execution.rsplit(":", 1)[1]
+    assert json.loads(event["detail"]["input"]) == {"a": 1}
+    assert event["detail"]["status"] == "SUCCEEDED"
+
+
+def test_a_stopped_execution_reaches_a_rule_filtering_on_status(
+    sfn: Any,
+    status_sink: Callable[..., tuple[str, str]],
+    finished: Callable[..., Any],
+    dynamodb: Any,
+    time_scale: Callable[[float], None],
+) -> None:
+    time_scale(1.0)
+    machine, table = status_sink(LONG_WAIT_MACHINE, statuses=["FAILED", "TIMED_OUT", "ABORTED"])
+    execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    sfn.stop_execution(executionArn=execution)
+    assert finished(execution)["status"] == "ABORTED"
+
+    received = eventually(lambda: sink_events(dynamodb, table), timeout=5)
+
+    assert received[0]["detail"]["executionArn"] == execution
+    assert received[0]["detail"]["status"] == "ABORTED"
+
+
+def test_put_events_starts_a_state_machine_target_with_the_event(
+    sfn: Any,
+    events: Any,
+    make_state_machine: Callable[[Any], str],
+    finished: Callable[..., Any],
+    rule_cleanup: list[str],
+    unique_name: Callable[[str], str],
+) -> None:
+    machine = make_state_machine(PASS_MACHINE)
+    source = unique_name("engine.tests")
+    rule = unique_name("custom-rule")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": [source]}))
+    rule_cleanup.append(rule)
+    events.put_targets(
+        Rule=rule, Targets=[{"Id": "machine", "Arn": machine, "RoleArn": STATES_ROLE}]
+    )
+
+    answer = events.put_events(
+        Entries=[
+            {"Source": source, "DetailType": "Deploy requested", "Detail": json.dumps({"k": "v"})}
+        ]
+    )
+    assert answer["FailedEntryCount"] == 0
+
+    started = eventually(lambda: sfn.list_executions(stateMachineArn=machine)["executions"])
+    assert len(started) == 1
+    described = finished(started[0]["executionArn"])
+    assert described["status"] == "SUCCEEDED"
+    event = json.loads(described["input"])
+    assert event["id"] == answer["Entries"][0]["EventId"]
+    assert event["source"] == source
+    assert event["detail-type"] == "Deploy requested"
+    assert event["detail"] == {"k": "v"}
+    assert json.loads(described["output"]) == event
+
+
+def test_targets_receive_the_aws_event_envelope(
+    sfn: Any,
+    events: Any,
+    make_state_machine: Callable[[Any], str],
+    finished: Callable[..., Any],
+    rule_cleanup: list[str],
+    unique_name: Callable[[str], str],
+) -> None:
+    machine = make_state_machine(PASS_MACHINE)
+    source = unique_name("engine.tests")
+    rule = unique_name("custom-rule")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": [source]}))
+    rule_cleanup.append(rule)
+    events.put_targets(
+        Rule=rule, Targets=[{"Id": "machine", "Arn": machine, "RoleArn": STATES_ROLE}]
+    )
+    events.put_events(Entries=[{"Source": source, "DetailType": "x", "Detail": "{}"}])
+
+    started = eventually(lambda: sfn.list_executions(stateMachineArn=machine)["executions"])
+    event = json.loads(finished(started[0]["executionArn"])["input"])
+
+    assert set(event) == {
+        "version",
+        "id",
+        "detail-type",
+        "source",
+        "account",
+        "time",
+        "region",
+        "resources",
+        "detail",
+    }
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", str(event["time"])), event["time"]
