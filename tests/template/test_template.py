@@ -80,9 +80,13 @@ ALLOWED_MANAGED_POLICIES = {
     "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
 }
 
+# Every phase change is put on the status bus by the task that makes it.
+PUT_STATUS_EVENTS = frozenset({"events:PutEvents"})
+
 # What each task may do, by kind of resource (see `resource_kind`).
 EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
     "PrepareRolloutFunction": {
+        "status-bus": PUT_STATUS_EVENTS,
         "table": TABLE_CRUD,
         "targets": frozenset(
             {
@@ -111,6 +115,7 @@ EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
         "hooks": frozenset({"lambda:InvokeFunction"}),
     },
     "ShiftTrafficFunction": {
+        "status-bus": PUT_STATUS_EVENTS,
         "table": TABLE_CRUD,
         "targets": frozenset({"lambda:GetAlias", "lambda:UpdateAlias"}),
     },
@@ -120,17 +125,21 @@ EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
         "alarms": frozenset({"cloudwatch:DescribeAlarms"}),
     },
     "PromoteTargetFunction": {
+        "status-bus": PUT_STATUS_EVENTS,
         "table": TABLE_CRUD,
         "targets": frozenset({"lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias"}),
     },
     "RollBackFunction": {
+        "status-bus": PUT_STATUS_EVENTS,
         "table": TABLE_CRUD,
         "targets": frozenset({"lambda:GetAlias", "lambda:UpdateAlias", "lambda:DeleteAlias"}),
     },
     "FinishRolloutFunction": {
+        "status-bus": PUT_STATUS_EVENTS,
         "table": TABLE_CRUD,
     },
     "ReleaseRolloutFunction": {
+        "status-bus": PUT_STATUS_EVENTS,
         "table": TABLE_CRUD,
         "targets": frozenset({"lambda:GetAlias", "lambda:UpdateAlias", "lambda:DeleteAlias"}),
         "executions": frozenset({"states:DescribeExecution", "states:GetExecutionHistory"}),
@@ -202,6 +211,7 @@ def resource_kind(resource: Any) -> str:
         r":cloudwatch:.*:alarm:\*$": "alarms",
         r":dynamodb:.*:table/\$\{tableName\}(/index/\*)?$": "table",
         r":states:.*:execution:\$\{RolloutStateMachine\.Name\}:\*$": "executions",
+        r":events:.*:event-bus/\$\{eventBusName\}$": "status-bus",
     }
     for regex, kind in kinds.items():
         if re.search(regex, pattern):
@@ -455,6 +465,7 @@ def test_function_runs_its_handler_on_python_312_with_the_layer(
         "POWERTOOLS_SERVICE_NAME": "lambda-rollouts",
         "POWERTOOLS_METRICS_NAMESPACE": "LambdaRollouts",
         "POWERTOOLS_LOG_LEVEL": {"Ref": "LogLevel"},
+        "EVENT_BUS_NAME": {"Ref": "EventBusName"},
     }
     assert properties["Timeout"] == (900 if function == "RunHookFunction" else 30)
 

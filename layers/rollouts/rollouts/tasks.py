@@ -20,9 +20,11 @@ from rollouts.errors import (
     HookFailedError,
     NotFoundError,
     PreconditionFailedError,
+    RolloutInProgressError,
     ValidationError,
 )
 from rollouts.models import RolloutRequest, parse_request
+from rollouts.notify import Phase, StatusEvents, status_detail
 from rollouts.state import HookNames, PlannedStep, RolloutState, lock_key
 from rollouts.store import DRIFTED, ENDED, ROLLED_BACK, RUNNING, SUCCEEDED, RolloutStore
 
@@ -37,6 +39,7 @@ class Services:
     alarms: Alarms
     store: RolloutStore
     region: str
+    events: StatusEvents
 
     @classmethod
     def from_environment(cls) -> Services:
@@ -53,6 +56,7 @@ class Services:
             alarms=Alarms(client("cloudwatch")),
             store=RolloutStore(dynamodb.Table(table_name)),
             region=region,
+            events=StatusEvents(client("events")),
         )
 
 
@@ -64,8 +68,33 @@ def _iso(now: datetime) -> str:
 def prepare(event: dict[str, Any], services: Services, now: datetime) -> RolloutState:
     """Validate the request against AWS, plan it, take the alias lock, write the record.
 
-    Raises ValidationError (nothing changed) or RolloutInProgressError (nothing changed).
+    Raises ValidationError (nothing changed) or RolloutInProgressError (nothing changed),
+    after putting a "refused" status event.
     """
+    try:
+        state = _prepare(event, services, now)
+    except (ValidationError, RolloutInProgressError) as error:
+        request = event.get("request")
+        known = request if isinstance(request, dict) else {}
+        services.events.emit(
+            status_detail(
+                Phase.REFUSED,
+                None,
+                now,
+                reason=str(error),
+                rolloutId=event.get("rolloutId"),
+                executionArn=event.get("executionArn"),
+                functionName=known.get("functionName"),
+                alias=known.get("alias"),
+                version=known.get("version"),
+            )
+        )
+        raise
+    services.events.emit(status_detail(Phase.STARTED, state, now, reason=state.summary))
+    return state
+
+
+def _prepare(event: dict[str, Any], services: Services, now: datetime) -> RolloutState:
     request = parse_request(event.get("request"))
     function, baseline = _resolve(request, services, str(event["rolloutId"]))
     first_deploy = baseline is None
@@ -275,6 +304,7 @@ def shift(state: RolloutState, services: Services, now: datetime) -> RolloutStat
         state.as_json(),
         _iso(now),
     )
+    services.events.emit(status_detail(Phase.SHIFTED, state, now))
     return state
 
 
@@ -306,6 +336,7 @@ def promote(state: RolloutState, services: Services, now: datetime) -> RolloutSt
         alias_revision_id=written.revision_id, action="promoted", wait_seconds=0, summary=summary
     )
     services.store.update(state.rollout_id, _iso(now), promotedAt=_iso(now), state=state.as_json())
+    services.events.emit(status_detail(Phase.PROMOTED, state, now, reason=summary))
     return state
 
 
@@ -384,6 +415,7 @@ def finish(state: RolloutState, services: Services, now: datetime) -> dict[str, 
         state=state.as_json(),
     )
     services.store.release(state.lock_key, state.rollout_id)
+    services.events.emit(status_detail(Phase.SUCCEEDED, state, now, reason=summary))
     return {
         "rolloutId": state.rollout_id,
         "status": SUCCEEDED,
@@ -445,6 +477,8 @@ def end_without_promotion(
             reason=cause,
             state=state.as_json(),
         )
+        phase = Phase.DRIFTED if status == DRIFTED else Phase.ROLLED_BACK
+        services.events.emit(status_detail(phase, state, now, reason=cause))
     services.store.release(state.lock_key, rollout_id)
     return {"drifted": drift is not None, "cause": cause, "status": status}
 
