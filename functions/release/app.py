@@ -43,7 +43,7 @@ def lambda_handler(event: StatusChangeEvent, context: LambdaContext) -> dict[str
             detail.name, None, detail.request(), "stopped early", services, datetime.now(UTC)
         )
         return {"released": False, "rolloutId": detail.name}
-    if not tasks.released_status(record):
+    if not tasks.needs_release(record):
         logger.info("nothing to release", extra={"rolloutId": detail.name, "status": detail.status})
         return {"released": False, "rolloutId": detail.name}
     why = f"the execution ended {detail.status}"

@@ -50,11 +50,3 @@ def aws_errors() -> Iterator[None]:
         yield
     except ClientError as error:
         raise from_client_error(error) from error
-
-
-def error_code(error: BaseException) -> str:
-    """The AWS error code behind a domain error (``""`` when there is none)."""
-    cause = error.__cause__
-    if isinstance(cause, ClientError):
-        return str(cause.response.get("Error", {}).get("Code", ""))
-    return ""

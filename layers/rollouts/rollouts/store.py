@@ -15,7 +15,6 @@ Every write is safe to repeat: Step Functions may run a task twice.
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -194,8 +193,3 @@ class RolloutStore:
         with aws_errors():
             page = self._table.query(**query)
         return [_plain(i) for i in page.get("Items", [])], page.get("LastEvaluatedKey")
-
-
-def as_dynamo(value: Any) -> Any:
-    """Floats are not allowed in DynamoDB items: turn them into Decimals."""
-    return json.loads(json.dumps(value), parse_float=Decimal)

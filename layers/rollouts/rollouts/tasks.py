@@ -542,7 +542,7 @@ def failure_reason(failure: dict[str, Any] | None, state: RolloutState | None) -
     return "the rollout was stopped"
 
 
-def released_status(record: dict[str, Any] | None) -> bool:
+def needs_release(record: dict[str, Any] | None) -> bool:
     """Whether a record still needs cleanup (its rollout never reached an end)."""
     return record is not None and record.get("status") not in ENDED
 
@@ -555,10 +555,10 @@ __all__ = [
     "failure_reason",
     "finish",
     "hook_payload",
+    "needs_release",
     "prepare",
     "promote",
     "publish",
-    "released_status",
     "run_hook",
     "shift",
 ]
