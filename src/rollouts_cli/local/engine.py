@@ -103,8 +103,11 @@ def _install() -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # The interpreter logs every failed state; the execution history already says it.
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
-        # Resources the emulator cannot create (EventInvokeConfig, QueuePolicy) only matter on AWS.
-        logging.getLogger("moto.cloudformation").setLevel(logging.ERROR)
+        # Resources the emulator cannot create (EventInvokeConfig, QueuePolicy) only matter on
+        # AWS; moto names them on its root logger, so only that message is filtered out.
+        logging.getLogger("moto").addFilter(
+            lambda record: not record.getMessage().startswith("No Moto CloudFormation support")
+        )
         warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
         corrections.apply_all()
         lambda_models.LambdaFunction._invoke_lambda = _invoke_in_process
