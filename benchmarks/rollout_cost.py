@@ -66,9 +66,8 @@ def run(engine: LocalEngine, number: int, strategy: Any, interval: int) -> dict[
     status = sfn.describe_execution(executionArn=arn)["status"]
     transitions = sum(1 for e in events if e["type"].endswith("StateEntered"))
     invocations = sum(1 for e in events if e["type"] == "LambdaFunctionScheduled")
-    cost = (
-        transitions * TRANSITION_PRICE
-        + invocations * (REQUEST_PRICE + TASK_GB_SECONDS * GB_SECOND_PRICE)
+    cost = transitions * TRANSITION_PRICE + invocations * (
+        REQUEST_PRICE + TASK_GB_SECONDS * GB_SECOND_PRICE
     )
     steps = plan(parse_strategy(strategy))
     return {

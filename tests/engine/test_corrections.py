@@ -569,3 +569,37 @@ def test_targets_receive_the_aws_event_envelope(
         "detail",
     }
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", str(event["time"])), event["time"]
+
+
+# --- cloudformation_rest_api_body ---------------------------------------------------------
+
+
+def test_the_stack_rest_api_has_the_methods_of_its_body_with_iam(
+    local_engine: LocalEngine,
+) -> None:
+    cloudformation = local_engine.client("cloudformation")
+    apigateway = local_engine.client("apigateway")
+    resources = cloudformation.list_stack_resources(StackName=local_engine.info.stack_name)
+    (api_id,) = [
+        r["PhysicalResourceId"]
+        for r in resources["StackResourceSummaries"]
+        if r["ResourceType"] == "AWS::ApiGateway::RestApi"
+    ]
+
+    items = apigateway.get_resources(restApiId=api_id, embed=["methods"])["items"]
+    methods = {
+        (item["path"], method): apigateway.get_method(
+            restApiId=api_id, resourceId=item["id"], httpMethod=method
+        )
+        for item in items
+        for method in item.get("resourceMethods", {})
+    }
+
+    assert set(methods) == {
+        ("/rollouts", "POST"),
+        ("/rollouts", "GET"),
+        ("/rollouts/{rolloutId}", "GET"),
+        ("/rollouts/{rolloutId}/abort", "POST"),
+    }
+    assert {m["authorizationType"] for m in methods.values()} == {"AWS_IAM"}
+    assert {m["methodIntegration"]["type"] for m in methods.values()} == {"AWS_PROXY"}

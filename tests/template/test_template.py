@@ -42,6 +42,8 @@ FUNCTION_DIRS = {
     "RollBackFunction": "roll_back",
     "FinishRolloutFunction": "finish",
     "ReleaseRolloutFunction": "release",
+    "StartRolloutFunction": "start_rollout",
+    "ApiFunction": "api",
 }
 
 TABLE_CRUD = frozenset(
@@ -145,6 +147,36 @@ EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
         "executions": frozenset({"states:DescribeExecution", "states:GetExecutionHistory"}),
         "failure-queue": frozenset({"sqs:SendMessage"}),
     },
+    # Starts rollouts from EventBridge: reads the lock to refuse a busy alias,
+    # reads a code-updated function's tags, announces refusals.
+    "StartRolloutFunction": {
+        "state-machine": frozenset({"states:StartExecution"}),
+        "status-bus": PUT_STATUS_EVENTS,
+        "table": frozenset({"dynamodb:GetItem"}),
+        "targets": frozenset({"lambda:GetFunction", "lambda:ListTags"}),
+        "failure-queue": frozenset({"sqs:SendMessage"}),
+    },
+    # The REST API: starts and describes executions; reads records and locks,
+    # writes abort requests and idempotency records, queries byAlias.
+    "ApiFunction": {
+        "state-machine": frozenset({"states:StartExecution"}),
+        "executions": frozenset({"states:DescribeExecution"}),
+        "table": frozenset(
+            {
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:Query",
+            }
+        ),
+    },
+}
+
+# Environment variables a function has besides the Globals' ones.
+EXTRA_ENVIRONMENT: dict[str, dict[str, Any]] = {
+    "StartRolloutFunction": {"STATE_MACHINE_ARN": {"Ref": "RolloutStateMachine"}},
+    "ApiFunction": {"STATE_MACHINE_ARN": {"Ref": "RolloutStateMachine"}},
 }
 
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
@@ -212,6 +244,7 @@ def resource_kind(resource: Any) -> str:
         r":dynamodb:.*:table/\$\{tableName\}(/index/\*)?$": "table",
         r":states:.*:execution:\$\{RolloutStateMachine\.Name\}:\*$": "executions",
         r":events:.*:event-bus/\$\{eventBusName\}$": "status-bus",
+        r":states:.*:stateMachine:\$\{stateMachineName\}$": "state-machine",
     }
     for regex, kind in kinds.items():
         if re.search(regex, pattern):
@@ -436,7 +469,7 @@ def test_undeliverable_and_failed_cleanups_land_in_dead_letter_queues(
 # --- functions, layer, table -----------------------------------------------------------
 
 
-def test_the_stack_has_exactly_the_nine_functions(cfn_template: Template) -> None:
+def test_the_stack_has_exactly_the_listed_functions(cfn_template: Template) -> None:
     functions = {
         logical_id
         for logical_id, resource in cfn_template["Resources"].items()
@@ -466,6 +499,7 @@ def test_function_runs_its_handler_on_python_312_with_the_layer(
         "POWERTOOLS_METRICS_NAMESPACE": "LambdaRollouts",
         "POWERTOOLS_LOG_LEVEL": {"Ref": "LogLevel"},
         "EVENT_BUS_NAME": {"Ref": "EventBusName"},
+        **EXTRA_ENVIRONMENT.get(function, {}),
     }
     assert properties["Timeout"] == (900 if function == "RunHookFunction" else 30)
 
@@ -523,6 +557,9 @@ def test_outputs_name_what_clients_need(cfn_template: Template) -> None:
         "StateMachineName",
         "TableName",
         "RolloutsLayerArn",
+        "DashboardName",
+        "ApiUrl",
+        "ApiExecuteArn",
     }
 
 

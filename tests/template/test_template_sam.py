@@ -30,6 +30,7 @@ FUNCTIONS = [
     "RollBackFunction",
     "FinishRolloutFunction",
     "ReleaseRolloutFunction",
+    "ApiFunction",
 ]
 
 pytestmark = pytest.mark.sam

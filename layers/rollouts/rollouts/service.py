@@ -7,6 +7,8 @@ reads the same record.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 import uuid
@@ -15,13 +17,16 @@ from datetime import datetime
 from typing import Any
 
 from rollouts.aws import aws_errors
-from rollouts.errors import NotFoundError, RolloutError
+from rollouts.errors import NotFoundError, RolloutError, ValidationError
 from rollouts.models import parse_request
 from rollouts.state import lock_key
 from rollouts.store import ENDED, RolloutStore
 
 EXECUTION_NAME_LIMIT = 80
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+# An id that cannot name an execution (Step Functions answers InvalidArn/InvalidName).
+_NO_SUCH_EXECUTION = ("ExecutionDoesNotExist", "InvalidArn", "InvalidName")
+MAX_PAGE_SIZE = 100
 
 
 class RolloutEndedError(RolloutError):
@@ -87,7 +92,7 @@ def _execution(sfn: Any, arn: str) -> dict[str, Any] | None:
     except NotFoundError:
         return None
     except RolloutError as error:
-        if "ExecutionDoesNotExist" in str(error):
+        if any(code in str(error) for code in _NO_SUCH_EXECUTION):
             return None
         raise
 
@@ -140,6 +145,33 @@ def describe_rollout(
     return described
 
 
+def encode_page_token(last_key: dict[str, Any]) -> str:
+    """An opaque, URL-safe token for the key a page stopped at.
+
+    >>> encode_page_token({"pk": "ROLLOUT#a"})
+    'eyJwayI6ICJST0xMT1VUI2EifQ'
+    """
+    raw = json.dumps(last_key, sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_page_token(token: str) -> dict[str, Any]:
+    """The key a page stopped at; ValidationError("nextToken", ...) for anything else.
+
+    Accepts the raw JSON form too (tokens before they were encoded).
+    """
+    try:
+        if token.lstrip().startswith("{"):
+            key = json.loads(token)
+        else:
+            key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        key = None
+    if not isinstance(key, dict) or not all(isinstance(v, str) for v in key.values()):
+        raise ValidationError("nextToken", "is not a token this API returned")
+    return key
+
+
 def list_rollouts(
     function_name: str,
     alias: str,
@@ -147,8 +179,13 @@ def list_rollouts(
     limit: int = 20,
     next_token: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """An alias's rollouts, newest first; ``next_token`` continues where a page stopped."""
-    start = json.loads(next_token) if next_token else None
+    """An alias's rollouts, newest first; ``next_token`` continues where a page stopped.
+
+    Raises ValidationError naming ``limit`` (1..100) or ``nextToken`` (not one we gave).
+    """
+    if isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValidationError("limit", f"must be a whole number from 1 to {MAX_PAGE_SIZE}")
+    start = decode_page_token(next_token) if next_token else None
     items, last = store.history(lock_key(function_name, alias), limit=limit, start=start)
     summaries = [
         {
@@ -165,7 +202,7 @@ def list_rollouts(
         }
         for item in items
     ]
-    return summaries, (json.dumps(last) if last else None)
+    return summaries, (encode_page_token(last) if last else None)
 
 
 def abort_rollout(

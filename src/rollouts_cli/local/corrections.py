@@ -481,6 +481,77 @@ def _deliver(account_id: str, region: str, arn: str, event: Any) -> None:
         get_backend(account_id, region).start_execution(arn, name=None, execution_input=body)
 
 
+def cloudformation_rest_api_body() -> None:
+    """A CloudFormation REST API gets the resources and methods of its ``Body``, as on AWS.
+
+    AWS imports an ``AWS::ApiGateway::RestApi``'s ``Body`` (the Swagger/OpenAPI
+    document SAM generates from ``Api`` events). moto ignores it, so the API has
+    no methods and the stack fails at its ``AWS::ApiGateway::Deployment`` ("The
+    REST API doesn't contain any methods"). Methods get ``AWS_IAM`` when their
+    security scheme is SigV4 (``x-amazon-apigateway-authtype: awsSigv4``).
+    """
+    if not _once("cloudformation_rest_api_body"):
+        return
+    from moto.apigateway import models as apigateway_models
+
+    original = apigateway_models.RestAPI.create_from_cloudformation_json.__func__
+
+    def create_from_cloudformation_json(
+        cls: Any,
+        /,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        api = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        body = cloudformation_json["Properties"].get("Body") or {}
+        backend = apigateway_models.apigateway_backends[account_id][region_name]
+        schemes = body.get("securityDefinitions") or body.get("components", {}).get(
+            "securitySchemes", {}
+        )
+        sigv4 = {
+            name
+            for name, scheme in schemes.items()
+            if scheme.get("x-amazon-apigateway-authtype") == "awsSigv4"
+        }
+        for path, item in (body.get("paths") or {}).items():
+            resource = api.default
+            for part in filter(None, path.split("/")):
+                children = [
+                    child
+                    for child in api.resources.values()
+                    if child.parent_id == resource.id and child.path_part == part
+                ]
+                resource = (
+                    children[0] if children else backend.create_resource(api.id, resource.id, part)
+                )
+            for method, operation in item.items():
+                if method == "x-amazon-apigateway-any-method":
+                    method = "ANY"
+                elif method.startswith("x-") or not isinstance(operation, dict):
+                    continue
+                names = {name for entry in operation.get("security", []) for name in entry}
+                authorization = "AWS_IAM" if names & sigv4 else "NONE"
+                backend.put_method(api.id, resource.id, method.upper(), authorization)
+                integration = operation.get("x-amazon-apigateway-integration")
+                if integration:
+                    backend.put_integration(
+                        api.id,
+                        resource.id,
+                        method.upper(),
+                        str(integration["type"]).upper(),
+                        integration.get("uri", ""),
+                        integration.get("httpMethod", "POST"),
+                    )
+        return api
+
+    apigateway_models.RestAPI.create_from_cloudformation_json = classmethod(
+        create_from_cloudformation_json
+    )
+
+
 CORRECTIONS: tuple[Callable[[], None], ...] = (
     unique_execution_names,
     alias_revision_ids,
@@ -492,6 +563,7 @@ CORRECTIONS: tuple[Callable[[], None], ...] = (
     stop_execution_cause,
     execution_status_events,
     rule_targets_delivered,
+    cloudformation_rest_api_body,
 )
 
 

@@ -72,6 +72,8 @@ def _invoke_in_process(self: Any, event: Any = None) -> tuple[str, bool, str]:
     }
     # Module-level code (Powertools Metrics reads its namespace) sees the function's variables.
     os.environ.update(environment)
+    # Before the import: a logger created at import binds the stdout it finds then.
+    _runtime.install_streams()
     try:
         handler = _runtime.load_handler(self.code_bytes, self.handler, scope=self.function_arn)
     except Exception as error:  # a broken package fails the invocation, as on AWS

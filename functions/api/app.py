@@ -1,0 +1,341 @@
+"""The REST API for pipelines: start, describe, list and abort rollouts.
+
+API Gateway (IAM/SigV4 on every route) proxies each request here; the routes
+parse, call ``rollouts.service`` (the same validation, execution names and
+record as every other way in) and answer JSON. ``api/openapi.yaml`` documents
+them, and a test keeps the two equal.
+
+- ``POST /rollouts``: 202 ``{rolloutId, executionArn, status, statusUrl}``; with an
+  ``Idempotency-Key`` header, a retry answers the first 202 and starts nothing.
+- ``GET /rollouts?functionName=&alias=[&limit=&nextToken=]``: an alias's history.
+- ``GET /rollouts/{rolloutId}``: status, step, weight, steps and checks, reason.
+- ``POST /rollouts/{rolloutId}/abort``: the next health check rolls back.
+"""
+
+import json
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from rollouts import service
+from rollouts.aws import client
+from rollouts.errors import (
+    AwsError,
+    NotFoundError,
+    RolloutInProgressError,
+    ThrottlingError,
+    ValidationError,
+)
+from rollouts.store import RolloutStore
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayRestResolver()
+
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_LIMIT = 255
+# A retried start within a day answers the first 202 (the table's TTL removes the record).
+IDEMPOTENCY_SECONDS = 24 * 60 * 60
+# Idempotency records share the rollout table under their own partition.
+IDEMPOTENCY_PK = "IDEMPOTENCY"
+DEFAULT_PAGE_SIZE = 20
+UNKNOWN_CALLER = "unknown caller"
+# Every operation requires SigV4 (API Gateway's AWS_IAM authorization); see api/openapi.yaml.
+SIGV4: list[dict[str, list[str]]] = [{"sigv4": []}]
+JSON = content_types.APPLICATION_JSON
+
+# What app.get_openapi_schema() says; api/openapi.yaml is the full document.
+app.configure_openapi(
+    title="Lambda Rollouts API",
+    version="0.1.0",
+    security_schemes={
+        "sigv4": APIKey.model_validate(
+            {"name": "Authorization", "in": APIKeyIn.header, "description": "AWS SigV4"}
+        )
+    },
+    security=SIGV4,
+)
+
+
+# -- the AWS edge ---------------------------------------------------------------
+def _store() -> RolloutStore:
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+    dynamodb = boto3.resource(
+        "dynamodb", region_name=region, endpoint_url=os.environ.get("AWS_ENDPOINT_URL")
+    )
+    return RolloutStore(dynamodb.Table(os.environ["TABLE_NAME"]))
+
+
+def _state_machine_arn() -> str:
+    return os.environ["STATE_MACHINE_ARN"]
+
+
+# -- the request ------------------------------------------------------------------
+def _caller() -> str:
+    """Who is asking: the IAM principal API Gateway authenticated (SigV4)."""
+    return app.current_event.request_context.identity.user_arn or UNKNOWN_CALLER
+
+
+def _json_body(required: bool) -> Any:
+    """The request body as JSON; None when absent and not required."""
+    body = app.current_event.decoded_body
+    if body is None or not body.strip():
+        if required:
+            raise ValidationError("body", "required: a JSON object (the execution input)")
+        return None
+    try:
+        return json.loads(body)
+    except ValueError as error:
+        raise ValidationError("body", f"is not JSON ({error})") from None
+
+
+def _status_url(rollout_id: str) -> str:
+    """The absolute URL of GET /rollouts/{rolloutId}, as the caller reached this API.
+
+    requestContext.path is the path the caller sent (``/v1/rollouts`` on the
+    execute-api domain, ``/<base path>/rollouts`` on a custom domain) and the
+    event's path the resource path (``/rollouts``): what precedes it is the prefix.
+    """
+    event = app.current_event
+    context = event.request_context
+    path = f"/rollouts/{quote(rollout_id, safe='')}"
+    domain = context.domain_name or event.headers.get("Host")
+    if not domain:
+        return path
+    sent = context.path or ""
+    if event.path and sent.endswith(event.path):
+        prefix = sent[: len(sent) - len(event.path)]
+    else:
+        prefix = f"/{context.stage}" if context.stage else ""
+    return f"https://{domain}{prefix}{path}"
+
+
+def _query(name: str) -> str | None:
+    value = app.current_event.query_string_parameters.get(name)
+    return value if value else None
+
+
+def _limit() -> int:
+    text = _query("limit")
+    if text is None:
+        return DEFAULT_PAGE_SIZE
+    try:
+        return int(text)
+    except ValueError:
+        raise ValidationError(
+            "limit", f"must be a whole number from 1 to {service.MAX_PAGE_SIZE}, not {text!r}"
+        ) from None
+
+
+def _json(status: HTTPStatus, body: dict[str, Any], **headers: str) -> Response[dict[str, Any]]:
+    return Response(status_code=status, content_type=JSON, body=body, headers=headers or None)
+
+
+# -- starting, once per Idempotency-Key -----------------------------------------------
+def _start(payload: Any) -> dict[str, Any]:
+    started = service.start_rollout(
+        payload, client("stepfunctions"), _store(), _state_machine_arn()
+    )
+    metrics.add_metric(name="RolloutsRequested", unit=MetricUnit.Count, value=1)
+    logger.info("rollout started", extra={"rolloutId": started.rollout_id, "caller": _caller()})
+    return {**started.as_json(), "statusUrl": _status_url(started.rollout_id)}
+
+
+def _start_once(key: str, payload: Any) -> dict[str, Any]:
+    """Start at most once per (caller, key): a retry answers what the first start did.
+
+    The payload is checked too: the same key with a different request is refused
+    (IdempotencyValidationError). A start that raised leaves no record behind, so a
+    retry after a 400 or 409 is judged again.
+    """
+    persistence = DynamoDBPersistenceLayer(
+        table_name=os.environ["TABLE_NAME"],
+        key_attr="pk",
+        sort_key_attr="sk",
+        static_pk_value=IDEMPOTENCY_PK,
+        expiry_attr="expiresAt",
+        boto3_client=client("dynamodb"),
+    )
+    config = IdempotencyConfig(
+        event_key_jmespath="[caller, key]",
+        payload_validation_jmespath="payload",
+        expires_after_seconds=IDEMPOTENCY_SECONDS,
+    )
+    config.register_lambda_context(app.lambda_context)
+
+    def start(request: dict[str, Any]) -> dict[str, Any]:
+        return _start(request["payload"])
+
+    once: Callable[..., dict[str, Any]] = idempotent_function(
+        start,
+        data_keyword_argument="request",
+        persistence_store=persistence,
+        config=config,
+        key_prefix="start-rollout",
+    )
+    return once(request={"caller": _caller(), "key": key, "payload": payload})
+
+
+# -- routes -------------------------------------------------------------------------
+@app.post(
+    "/rollouts",
+    summary="Start a rollout",
+    operation_id="startRollout",
+    security=SIGV4,
+    tags=["rollouts"],
+)
+@tracer.capture_method
+def start_rollout() -> Response[dict[str, Any]]:
+    payload = _json_body(required=True)
+    key = app.current_event.headers.get(IDEMPOTENCY_KEY_HEADER)
+    if key is None:
+        answer = _start(payload)
+    elif not 1 <= len(key.strip()) <= IDEMPOTENCY_KEY_LIMIT:
+        raise ValidationError(
+            IDEMPOTENCY_KEY_HEADER, f"must be 1 to {IDEMPOTENCY_KEY_LIMIT} characters"
+        )
+    else:
+        answer = _start_once(key.strip(), payload)
+    return _json(HTTPStatus.ACCEPTED, answer, Location=answer["statusUrl"])
+
+
+@app.get(
+    "/rollouts",
+    summary="List an alias's rollouts, newest first",
+    operation_id="listRollouts",
+    security=SIGV4,
+    tags=["rollouts"],
+)
+@tracer.capture_method
+def list_rollouts() -> Response[dict[str, Any]]:
+    function_name, alias = _query("functionName"), _query("alias")
+    missing = [(name, "required") for name in ("functionName", "alias") if _query(name) is None]
+    if missing:
+        raise ValidationError.from_errors(missing)
+    assert function_name is not None and alias is not None
+    rollouts, next_token = service.list_rollouts(
+        function_name, alias, _store(), limit=_limit(), next_token=_query("nextToken")
+    )
+    return _json(HTTPStatus.OK, {"rollouts": rollouts, "nextToken": next_token})
+
+
+@app.get(
+    "/rollouts/<rolloutId>",
+    summary="Describe a rollout",
+    operation_id="describeRollout",
+    security=SIGV4,
+    tags=["rollouts"],
+)
+@tracer.capture_method
+def describe_rollout(rolloutId: str) -> Response[dict[str, Any]]:  # noqa: N803 (the path's name)
+    described = service.describe_rollout(
+        rolloutId, _store(), client("stepfunctions"), _state_machine_arn()
+    )
+    return _json(HTTPStatus.OK, described)
+
+
+@app.post(
+    "/rollouts/<rolloutId>/abort",
+    summary="Abort a rollout: its next health check rolls back",
+    operation_id="abortRollout",
+    security=SIGV4,
+    tags=["rollouts"],
+)
+@tracer.capture_method
+def abort_rollout(rolloutId: str) -> Response[dict[str, Any]]:  # noqa: N803 (the path's name)
+    body = _json_body(required=False) or {}
+    if not isinstance(body, dict):
+        raise ValidationError("body", 'must be a JSON object, e.g. {"reason": "..."}')
+    unknown = [(name, "unknown field; accepted: reason") for name in body if name != "reason"]
+    if unknown:
+        raise ValidationError.from_errors(unknown)
+    reason = body.get("reason")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > 1000):
+        raise ValidationError("reason", "must be a text of at most 1000 characters")
+    caller = _caller()
+    answer = service.abort_rollout(rolloutId, caller, reason, _store(), datetime.now(UTC))
+    metrics.add_metric(name="RolloutAbortsRequested", unit=MetricUnit.Count, value=1)
+    logger.warning("abort requested", extra={"rolloutId": rolloutId, "caller": caller})
+    return _json(HTTPStatus.ACCEPTED, {**answer, "statusUrl": _status_url(rolloutId)})
+
+
+# -- errors ---------------------------------------------------------------------------
+ErrorHandler = Callable[[Any], Response[dict[str, Any]]]
+
+
+def _handles(*errors: type[Exception]) -> Callable[[ErrorHandler], ErrorHandler]:
+    """``@app.exception_handler``, typed."""
+    register: Callable[[ErrorHandler], ErrorHandler] = app.exception_handler(list(errors))
+    return register
+
+
+def _message(status: HTTPStatus, error: Exception) -> Response[dict[str, Any]]:
+    return _json(status, {"message": str(error)})
+
+
+@_handles(ValidationError)
+def bad_request(error: ValidationError) -> Response[dict[str, Any]]:
+    errors = [{"field": field, "message": message} for field, message in error.errors]
+    return _json(HTTPStatus.BAD_REQUEST, {"message": str(error), "errors": errors})
+
+
+@_handles(NotFoundError)
+def not_found(error: NotFoundError) -> Response[dict[str, Any]]:
+    return _message(HTTPStatus.NOT_FOUND, error)
+
+
+@_handles(RolloutInProgressError, service.RolloutEndedError)
+def conflict(error: Exception) -> Response[dict[str, Any]]:
+    return _message(HTTPStatus.CONFLICT, error)
+
+
+@_handles(IdempotencyAlreadyInProgressError)
+def same_key_in_progress(error: IdempotencyAlreadyInProgressError) -> Response[dict[str, Any]]:
+    text = f"a request with this {IDEMPOTENCY_KEY_HEADER} is still being handled; retry"
+    return _json(HTTPStatus.CONFLICT, {"message": text}, **{"Retry-After": "1"})
+
+
+@_handles(IdempotencyValidationError)
+def same_key_other_request(error: IdempotencyValidationError) -> Response[dict[str, Any]]:
+    text = f"this {IDEMPOTENCY_KEY_HEADER} was already used with a different request"
+    return _json(HTTPStatus.UNPROCESSABLE_ENTITY, {"message": text})
+
+
+@_handles(ThrottlingError)
+def throttled(error: ThrottlingError) -> Response[dict[str, Any]]:
+    return _json(HTTPStatus.TOO_MANY_REQUESTS, {"message": str(error)}, **{"Retry-After": "1"})
+
+
+@_handles(AwsError)
+def aws_failed(error: AwsError) -> Response[dict[str, Any]]:
+    logger.exception("AWS call failed")
+    return _message(HTTPStatus.BAD_GATEWAY, error)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    metrics.add_metric(name="ApiRequests", unit=MetricUnit.Count, value=1)
+    return app.resolve(event, context)

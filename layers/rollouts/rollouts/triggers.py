@@ -1,0 +1,158 @@
+"""How EventBridge events become rollout requests: pure functions, no AWS calls.
+
+Two events start a rollout (``functions/start_rollout``):
+
+- a custom event, ``source: lambda-rollouts``, ``detail-type: Rollout Requested``,
+  whose ``detail`` is the execution input itself;
+- the CloudTrail record of ``UpdateFunctionCode`` (``detail-type: AWS API Call via
+  CloudTrail``) for a function tagged ``rollouts:alias``: its tags say how
+  to roll out the new ``$LATEST``.
+
+Tags (AWS tag values allow letters, digits, spaces and ``_ . : / = + - @``)::
+
+    rollouts:alias         live                       required: untagged functions are ignored
+    rollouts:strategy      Linear10PercentEvery1Minute default Canary10Percent5Minutes
+    rollouts:alarms        orders-errors orders-p99   space (or comma) separated
+    rollouts:pre-traffic   orders-api-smoke           PreTraffic hook
+    rollouts:post-traffic  orders-api-post            PostTraffic hook
+
+>>> request_from_tags("orders-api", {"rollouts:alias": "live", "rollouts:alarms": "a b"})
+{'functionName': 'orders-api', 'alias': 'live', 'strategy': 'Canary10Percent5Minutes', \
+'alarms': ['a', 'b']}
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from rollouts.notify import REQUEST_DETAIL_TYPE, SOURCE
+
+TAG_ALIAS = "rollouts:alias"
+TAG_STRATEGY = "rollouts:strategy"
+TAG_ALARMS = "rollouts:alarms"
+TAG_PRE_TRAFFIC = "rollouts:pre-traffic"
+TAG_POST_TRAFFIC = "rollouts:post-traffic"
+TAGS = (TAG_ALIAS, TAG_STRATEGY, TAG_ALARMS, TAG_PRE_TRAFFIC, TAG_POST_TRAFFIC)
+
+# CodeDeploy's default for SAM's DeploymentPreference examples: a cautious start.
+DEFAULT_STRATEGY = "Canary10Percent5Minutes"
+
+CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+LAMBDA_SOURCE = "aws.lambda"
+LAMBDA_EVENT_SOURCE = "lambda.amazonaws.com"
+# CloudTrail names the call after its API version, e.g. UpdateFunctionCode20150331v2.
+UPDATE_FUNCTION_CODE = "UpdateFunctionCode"
+
+_SEPARATORS = re.compile(r"[\s,]+")
+
+
+def split_names(value: str) -> list[str]:
+    """A tag's list of names: separated by spaces or commas, blanks dropped.
+
+    >>> split_names(" orders-errors, orders-p99  orders-5xx ")
+    ['orders-errors', 'orders-p99', 'orders-5xx']
+    """
+    return [name for name in _SEPARATORS.split(value) if name]
+
+
+def request_from_tags(function_name: str, tags: Mapping[str, str]) -> dict[str, Any] | None:
+    """The execution input a code update of a tagged function asks for; None when untagged.
+
+    No ``version``: the state machine publishes ``$LATEST``. Values are passed on
+    as written (only trimmed), so a bad tag is refused by the request's validation
+    naming the field, as any other bad input is.
+    """
+    alias = tags.get(TAG_ALIAS, "").strip()
+    if not alias:
+        return None
+    request: dict[str, Any] = {
+        "functionName": function_name,
+        "alias": alias,
+        "strategy": tags.get(TAG_STRATEGY, "").strip() or DEFAULT_STRATEGY,
+    }
+    alarms = split_names(tags.get(TAG_ALARMS, ""))
+    if alarms:
+        request["alarms"] = alarms
+    hooks = {
+        key: tags[tag].strip()
+        for key, tag in (("preTraffic", TAG_PRE_TRAFFIC), ("postTraffic", TAG_POST_TRAFFIC))
+        if tags.get(tag, "").strip()
+    }
+    if hooks:
+        request["hooks"] = hooks
+    return request
+
+
+class CloudTrailCall(BaseModel):
+    """The ``detail`` of an "AWS API Call via CloudTrail" event, as far as a rollout needs it."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    event_source: str = Field(alias="eventSource")
+    event_name: str = Field(alias="eventName")
+    aws_region: str | None = Field(default=None, alias="awsRegion")
+    error_code: str | None = Field(default=None, alias="errorCode")
+    request_parameters: dict[str, Any] | None = Field(default=None, alias="requestParameters")
+
+    @property
+    def is_code_update(self) -> bool:
+        """A successful UpdateFunctionCode call (whatever API version CloudTrail names)."""
+        return (
+            self.event_source == LAMBDA_EVENT_SOURCE
+            and self.event_name.startswith(UPDATE_FUNCTION_CODE)
+            and self.error_code is None
+        )
+
+    @property
+    def function_name(self) -> str | None:
+        """The function the call named: a name, an ARN or a partial ARN, as the caller gave it."""
+        name = (self.request_parameters or {}).get("functionName")
+        return name if isinstance(name, str) and name else None
+
+
+class Trigger(BaseModel):
+    """What an event asks for: a request as sent, or a code update to look up."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str  # "requested" | "code-update" | "other"
+    request: Any = None
+    function_name: str | None = None
+
+
+def trigger_of(source: str, detail_type: str, detail: Any) -> Trigger:
+    """Which of the two ways in an EventBridge event is.
+
+    >>> trigger_of("lambda-rollouts", "Rollout Requested", {"alias": "live"}).kind
+    'requested'
+    >>> trigger_of("aws.lambda", "AWS API Call via CloudTrail", {
+    ...     "eventSource": "lambda.amazonaws.com", "eventName": "UpdateFunctionCode20150331v2",
+    ...     "requestParameters": {"functionName": "orders-api"}}).function_name
+    'orders-api'
+    """
+    if source == SOURCE and detail_type == REQUEST_DETAIL_TYPE:
+        return Trigger(kind="requested", request=detail)
+    if source == LAMBDA_SOURCE and detail_type == CLOUDTRAIL_DETAIL_TYPE:
+        try:
+            call = CloudTrailCall.model_validate(detail)
+        except PydanticValidationError:
+            return Trigger(kind="other")
+        if call.is_code_update and call.function_name:
+            return Trigger(kind="code-update", function_name=call.function_name)
+    return Trigger(kind="other")
+
+
+__all__ = [
+    "DEFAULT_STRATEGY",
+    "TAGS",
+    "CloudTrailCall",
+    "Trigger",
+    "request_from_tags",
+    "split_names",
+    "trigger_of",
+]

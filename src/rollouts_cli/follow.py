@@ -1,0 +1,204 @@
+"""Follow a rollout live (``rollouts start --wait``): step, weight, time left in the bake, health.
+
+``progress_of`` is pure: a described rollout (``rollouts.service.describe_rollout``)
+in, what to show out. ``follow`` polls and shows it, as a rich Live panel on a
+terminal and as a plain line on every change otherwise (pipelines' logs).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+_ENDINGS = {"ABORTED": "stopped", "TIMED_OUT": "timed out"}
+_PHASES = {
+    "promote": "promoting",
+    "rollback": "rolling back",
+    "drift": "stopping: alias drift",
+}
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a rollout is, in the words the live view uses."""
+
+    rollout_id: str
+    status: str
+    phase: str
+    step: int
+    step_count: int
+    weight: int | None
+    target_version: str | None
+    bake_seconds: int
+    baked_seconds: int
+    health: str
+    alarm_firing: bool
+
+    @property
+    def ended(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def bake_left(self) -> int:
+        """Rollout seconds left in the live step's bake (the local engine compresses them)."""
+        return max(self.bake_seconds - self.baked_seconds, 0)
+
+
+def _health(checks: list[dict[str, Any]]) -> tuple[str, bool]:
+    """``("ALARM: orders-errors", True)`` from the latest check's alarm states.
+
+    >>> _health([{"alarms": {"a": "OK", "b": "ALARM"}}])
+    ('ALARM: b', True)
+    >>> _health([{"alarms": {"a": "OK"}}])
+    ('OK: 1 alarm', False)
+    """
+    if not checks:
+        return "not checked yet", False
+    alarms: dict[str, str] = checks[-1].get("alarms") or {}
+    if not alarms:
+        return "no alarms", False
+    firing = sorted(name for name, state in alarms.items() if state == "ALARM")
+    if firing:
+        return f"ALARM: {', '.join(firing)}", True
+    others = sorted(f"{name}={state}" for name, state in alarms.items() if state != "OK")
+    if others:
+        return ", ".join(others), False
+    return f"OK: {len(alarms)} alarm{'s' if len(alarms) != 1 else ''}", False
+
+
+def progress_of(described: dict[str, Any]) -> Progress:
+    """What to show for a described rollout.
+
+    The bake clock is the record's: the live step's ``bakeSeconds`` minus the seconds
+    baked so far (``bakedSeconds`` when given, else the latest check at this step's).
+    A rollout at step 1 of 1 (10%, bake 300 s) whose last check baked 120 s has 180 s left.
+    """
+    status = str(described.get("status") or "UNKNOWN")
+    step = int(described.get("step") or 0)
+    steps: list[dict[str, Any]] = described.get("steps") or []
+    checks: list[dict[str, Any]] = described.get("checks") or []
+    at_step = [c for c in checks if int(c.get("step", 0)) == step]
+    baked = described.get("bakedSeconds")
+    if baked is None:
+        baked = at_step[-1].get("bakedSeconds", 0) if at_step else 0
+    bake = int(steps[step - 1].get("bakeSeconds", 0)) if 0 < step <= len(steps) else 0
+    weight: int | None = int(described.get("weight") or 0)
+    if status == "SUCCEEDED":
+        phase, weight = "promoted", 100
+    elif status in TERMINAL:
+        phase = str(described.get("error") or _ENDINGS.get(status, "ended"))
+        # After drift the alias is as someone else left it: no weight to show.
+        weight = None if described.get("error") == "AliasDrift" else 0
+    elif step == 0:
+        phase = "before traffic moves"
+    else:
+        action = described.get("action") or (at_step[-1].get("action") if at_step else None)
+        phase = _PHASES.get(str(action), "baking")
+    health, firing = _health(checks)
+    return Progress(
+        rollout_id=str(described.get("rolloutId", "")),
+        status=status,
+        phase=phase,
+        step=step,
+        step_count=int(described.get("stepCount") or len(steps)),
+        weight=weight,
+        target_version=described.get("toVersion"),
+        bake_seconds=bake,
+        baked_seconds=int(baked),
+        health=health,
+        alarm_firing=firing,
+    )
+
+
+def _traffic(progress: Progress) -> str:
+    if progress.weight is None:
+        return "traffic as someone else left it"
+    version = f"version {progress.target_version}" if progress.target_version else "the target"
+    return f"{progress.weight}% on {version}"
+
+
+def line(progress: Progress) -> str:
+    """One plain line, for logs: printed whenever it changes.
+
+    ``RUNNING baking, step 1 of 1, 10% on version 2, bake 180 s left of 300 s, health OK: 1 alarm``
+    """
+    parts = [f"{progress.status} {progress.phase}"]
+    if progress.step and not progress.ended:
+        parts.append(f"step {progress.step} of {progress.step_count}")
+    parts.append(_traffic(progress))
+    if progress.step and not progress.ended:
+        parts.append(f"bake {progress.bake_left} s left of {progress.bake_seconds} s")
+    parts.append(f"health {progress.health}")
+    return ", ".join(parts)
+
+
+def weight_bar(weight: int | None, width: int = 30) -> Text:
+    """The share of traffic on the target as a bar: ``weight_bar(10, 10)`` -> ``█░░░░░░░░░``."""
+    filled = round((weight or 0) * width / 100)
+    return Text("█" * filled, style="green") + Text("░" * (width - filled), style="dim")
+
+
+def panel(progress: Progress) -> Panel:
+    """The live view on a terminal."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    style = "green" if progress.status == "SUCCEEDED" else "red" if progress.ended else "cyan"
+    grid.add_row("state", Text(f"{progress.status}: {progress.phase}", style=style))
+    if progress.step and not progress.ended:
+        grid.add_row("step", f"{progress.step} of {progress.step_count}")
+    grid.add_row("traffic", weight_bar(progress.weight) + Text(f"  {_traffic(progress)}"))
+    if progress.step and not progress.ended:
+        grid.add_row(
+            "bake", f"{progress.bake_left} s left of {progress.bake_seconds} s (rollout time)"
+        )
+    grid.add_row("health", Text(progress.health, style="red" if progress.alarm_firing else "green"))
+    return Panel(grid, title=progress.rollout_id, expand=False)
+
+
+def follow(
+    describe: Callable[[], dict[str, Any]],
+    console: Console,
+    poll_seconds: float,
+    timeout: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[dict[str, Any], bool]:
+    """Show the rollout until it ends; ``(last described, ended)``, False when ``timeout`` hit.
+
+    On a terminal a Live panel; otherwise a plain line each time the line changes.
+    """
+    deadline = None if timeout is None else clock() + timeout
+
+    def poll(show: Callable[[Progress], None]) -> tuple[dict[str, Any], bool]:
+        while True:
+            described = describe()
+            progress = progress_of(described)
+            show(progress)
+            if progress.ended:
+                return described, True
+            if deadline is not None and clock() >= deadline:
+                return described, False
+            sleep(poll_seconds)
+
+    if console.is_terminal:
+        with Live(console=console, refresh_per_second=4, transient=False) as live:
+            return poll(lambda progress: live.update(panel(progress)))
+    previous: list[str] = []
+
+    def show_line(progress: Progress) -> None:
+        text = line(progress)
+        if previous != [text]:
+            console.out(f"  {text}", highlight=False)
+            previous[:] = [text]
+
+    return poll(show_line)

@@ -1,0 +1,253 @@
+"""Helpers for the REST API tests: sample events, the handler, and moto behind it.
+
+Each test builds API Gateway proxy events from the samples in events/api/ with
+small changes, passes them to ``lambda_handler`` and reads the proxy answer.
+moto holds the rollout table (records, locks and idempotency records) and a
+state machine; nothing runs the executions (no ``execute_state_machine``), so a
+started execution stays RUNNING and its record is written by the test, the way
+PrepareRollout and the later tasks would write it.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from rollouts.state import lock_key
+from rollouts.store import RolloutStore
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events" / "api"
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+TABLE = "lambda-rollouts-api-test"
+STATE_MACHINE = "lambda-rollouts-rollout"
+STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE}"
+CALLER = "arn:aws:sts::123456789012:assumed-role/deploy-pipeline/GitHubActions"
+API_HOST = "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com"
+
+ENVIRONMENT = {
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "TABLE_NAME": TABLE,
+    "STATE_MACHINE_ARN": STATE_MACHINE_ARN,
+    "POWERTOOLS_SERVICE_NAME": "lambda-rollouts",
+    "POWERTOOLS_METRICS_NAMESPACE": "LambdaRollouts",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+
+_module: list[ModuleType] = []
+
+
+def api_module() -> ModuleType:
+    """``functions/api/app.py`` as the module ``functions_api_app`` (loaded once)."""
+    if not _module:
+        name = "functions_api_app"
+        spec = importlib.util.spec_from_file_location(name, ROOT / "functions" / "api" / "app.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        # Powertools reads its settings (e.g. the metrics namespace) when the module loads.
+        with pytest.MonkeyPatch.context() as patch:
+            for variable, value in ENVIRONMENT.items():
+                patch.setenv(variable, value)
+            spec.loader.exec_module(module)
+        _module.append(module)
+    return _module[0]
+
+
+@dataclass
+class FakeContext:
+    """The parts of the Lambda context object Powertools reads."""
+
+    function_name: str = "lambda-rollouts-api"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:lambda-rollouts-api"
+    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/lambda-rollouts-api"
+    log_stream_name: str = "2026/01/01/[$LATEST]0"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def sample(name: str) -> dict[str, Any]:
+    """``events/api/<name>.json``: an API Gateway REST proxy event."""
+    event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text(encoding="utf-8"))
+    return event
+
+
+def request(
+    name: str,
+    *,
+    body: Any = ...,
+    raw_body: str | None = None,
+    headers: dict[str, str | None] | None = None,
+    query: Any = ...,
+    rollout_id: str | None = None,
+    caller: str | None = CALLER,
+    domain: str | None = API_HOST,
+) -> dict[str, Any]:
+    """A sample event with changes; ``...`` keeps the sample's, a ``None`` header drops it."""
+    event = copy.deepcopy(sample(name))
+    if raw_body is not None:
+        event["body"] = raw_body
+    elif body is not ...:
+        event["body"] = None if body is None else json.dumps(body)
+    for header, value in (headers or {}).items():
+        event["headers"] = {
+            k: v for k, v in event["headers"].items() if k.lower() != header.lower()
+        }
+        if value is not None:
+            event["headers"][header] = value
+    event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
+    if query is not ...:
+        event["queryStringParameters"] = query or None
+        event["multiValueQueryStringParameters"] = (
+            {k: [v] for k, v in query.items()} if query else None
+        )
+    if rollout_id is not None:
+        resource = event["resource"]
+        path = resource.replace("{rolloutId}", rollout_id)
+        event["path"] = path
+        event["requestContext"]["path"] = f"/v1{path}"
+        event["pathParameters"] = {"rolloutId": rollout_id}
+    event["requestContext"]["identity"]["userArn"] = caller
+    event["requestContext"]["domainName"] = domain
+    if domain is None:
+        event["headers"].pop("Host", None)
+        event["multiValueHeaders"].pop("Host", None)
+    return event
+
+
+@dataclass
+class Answer:
+    """A proxy integration's answer, decoded."""
+
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+@dataclass
+class Api:
+    """The API handler, the table and the state machine behind it, on moto."""
+
+    sfn: Any
+    table: Any
+    context: FakeContext
+
+    @property
+    def store(self) -> RolloutStore:
+        return RolloutStore(self.table)
+
+    def call(self, event: dict[str, Any]) -> Answer:
+        raw = api_module().lambda_handler(event, self.context)
+        headers = {k: v for k, v in (raw.get("headers") or {}).items()}
+        for name, values in (raw.get("multiValueHeaders") or {}).items():
+            headers.setdefault(name, values[0])
+        body = json.loads(raw["body"]) if raw.get("body") else None
+        return Answer(status=raw["statusCode"], body=body, headers=headers)
+
+    # -- shortcuts for each route -----------------------------------------------------
+    def start(self, payload: Any = ..., key: str | None = None, **changes: Any) -> Answer:
+        headers = {"Idempotency-Key": key}
+        return self.call(request("start-rollout", body=payload, headers=headers, **changes))
+
+    def describe(self, rollout_id: str) -> Answer:
+        return self.call(request("describe-rollout", rollout_id=rollout_id))
+
+    def list(self, **query: str) -> Answer:
+        return self.call(request("list-rollouts", query=query))
+
+    def abort(self, rollout_id: str, body: Any = ..., **changes: Any) -> Answer:
+        return self.call(request("abort-rollout", rollout_id=rollout_id, body=body, **changes))
+
+    # -- what the state machine would have done -----------------------------------------
+    def executions(self) -> list[dict[str, Any]]:
+        listed = self.sfn.list_executions(stateMachineArn=STATE_MACHINE_ARN)["executions"]
+        return [dict(e) for e in listed]
+
+    def write_record(
+        self,
+        rollout_id: str,
+        *,
+        function_name: str = "orders-api",
+        alias: str = "live",
+        started_at: str = "2026-01-01T00:00:00+00:00",
+        steps: tuple[int, ...] = (10,),
+        step_index: int = -1,
+    ) -> dict[str, Any]:
+        """The record PrepareRollout writes for ``rollout_id`` (a canary 6 -> 7 by default)."""
+        state = {
+            "rolloutId": rollout_id,
+            "executionArn": STATE_MACHINE_ARN.replace(":stateMachine:", ":execution:")
+            + f":{rollout_id}",
+            "startedAt": started_at,
+            "functionName": function_name,
+            "alias": alias,
+            "baselineVersion": "6",
+            "targetVersion": "7",
+            "strategy": "Canary10Percent5Minutes",
+            "steps": [{"weight": w, "bakeSeconds": 300} for w in steps],
+            "stepIndex": step_index,
+        }
+        self.store.create_record(state, lock_key(function_name, alias), started_at)
+        return state
+
+    def take_lock(
+        self, rollout_id: str, function_name: str = "orders-api", alias: str = "live"
+    ) -> None:
+        """The per-alias lock, as PrepareRollout takes it."""
+        self.store.acquire(lock_key(function_name, alias), rollout_id, "", "2026-01-01T00:00:00Z")
+
+    def release_lock(
+        self, rollout_id: str, function_name: str = "orders-api", alias: str = "live"
+    ) -> None:
+        self.store.release(lock_key(function_name, alias), rollout_id)
+
+    def items(self, pk_prefix: str) -> list[dict[str, Any]]:
+        scanned = self.table.scan(ConsistentRead=True)["Items"]
+        return [i for i in scanned if str(i["pk"]).startswith(pk_prefix)]
+
+
+def create_table(dynamodb: Any) -> Any:
+    """The RolloutTable of template.yaml: pk/sk, and byAlias on aliasKey + startedAt."""
+    return dynamodb.create_table(
+        TableName=TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "aliasKey", "AttributeType": "S"},
+            {"AttributeName": "startedAt", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "byAlias",
+                "KeySchema": [
+                    {"AttributeName": "aliasKey", "KeyType": "HASH"},
+                    {"AttributeName": "startedAt", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )

@@ -1,0 +1,118 @@
+"""api/openapi.yaml: a valid OpenAPI 3 document that says what the handler serves.
+
+The routes (paths and methods) and operation ids are compared with the ones
+Powertools generates from the resolver in functions/api/app.py, and every
+operation must require the SigV4 scheme. (tests/template/test_api.py compares
+them with the template's API events too.)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from apitest import api_module
+from openapi_schema_validator import OAS30Validator
+from openapi_spec_validator import validate
+
+ROOT = Path(__file__).resolve().parents[2]
+METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+SIGV4 = [{"sigv4": []}]
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "api" / "openapi.yaml").read_text())
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def generated() -> dict[str, Any]:
+    """What Powertools makes of the resolver's routes."""
+    schema = api_module().app.get_openapi_schema()
+    dumped: dict[str, Any] = json.loads(schema.model_dump_json(by_alias=True, exclude_none=True))
+    return dumped
+
+
+def operations(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (path, method.upper()): operation
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in METHODS
+    }
+
+
+def test_the_document_is_valid_openapi_3(document: dict[str, Any]) -> None:
+    validate(document)
+    assert document["openapi"].startswith("3.")
+
+
+def test_the_document_has_exactly_the_resolver_routes(
+    document: dict[str, Any], generated: dict[str, Any]
+) -> None:
+    assert set(operations(document)) == set(operations(generated))
+    assert set(operations(document)) == {
+        ("/rollouts", "POST"),
+        ("/rollouts", "GET"),
+        ("/rollouts/{rolloutId}", "GET"),
+        ("/rollouts/{rolloutId}/abort", "POST"),
+    }
+
+
+def test_operation_ids_match_the_resolver(
+    document: dict[str, Any], generated: dict[str, Any]
+) -> None:
+    documented = {key: op["operationId"] for key, op in operations(document).items()}
+    served = {key: op["operationId"] for key, op in operations(generated).items()}
+
+    assert documented == served
+
+
+def test_every_operation_requires_sigv4(
+    document: dict[str, Any], generated: dict[str, Any]
+) -> None:
+    scheme = document["components"]["securitySchemes"]["sigv4"]
+
+    assert scheme["x-amazon-apigateway-authtype"] == "awsSigv4"
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "Authorization")
+    assert document["security"] == SIGV4
+    for key, operation in operations(document).items():
+        assert operation.get("security") == SIGV4, key
+    # ...and no route of the resolver forgot it either.
+    for key, operation in operations(generated).items():
+        assert operation.get("security") == SIGV4, key
+
+
+def test_path_parameters_are_documented(document: dict[str, Any]) -> None:
+    for (path, _), operation in operations(document).items():
+        if "{rolloutId}" in path:
+            refs = [p.get("$ref") for p in operation["parameters"]]
+            assert "#/components/parameters/RolloutId" in refs
+
+
+def execution_input_schema(document: dict[str, Any]) -> dict[str, Any]:
+    schemas = document["components"]["schemas"]
+    # Carry the components along so that "#/components/schemas/..." references resolve.
+    return {**schemas["ExecutionInput"], "components": {"schemas": schemas}}
+
+
+@pytest.mark.parametrize(
+    "sample",
+    sorted(p.name for p in (ROOT / "events" / "execution-input").glob("*.json")),
+)
+def test_every_valid_execution_input_sample_fits_the_documented_schema(
+    document: dict[str, Any], sample: str
+) -> None:
+    payload = json.loads((ROOT / "events" / "execution-input" / sample).read_text())
+
+    OAS30Validator(execution_input_schema(document)).validate(payload)
+
+
+def test_the_start_sample_body_fits_the_documented_schema(document: dict[str, Any]) -> None:
+    event = json.loads((ROOT / "events" / "api" / "start-rollout.json").read_text())
+
+    OAS30Validator(execution_input_schema(document)).validate(json.loads(event["body"]))
