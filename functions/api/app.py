@@ -20,7 +20,6 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
@@ -38,7 +37,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from rollouts import service
-from rollouts.aws import client
+from rollouts.aws import CALLER, client, table
 from rollouts.errors import (
     AwsError,
     NotFoundError,
@@ -46,6 +45,7 @@ from rollouts.errors import (
     ThrottlingError,
     ValidationError,
 )
+from rollouts.notify import StatusEvents
 from rollouts.store import RolloutStore
 
 logger = Logger()
@@ -80,11 +80,7 @@ app.configure_openapi(
 
 # -- the AWS edge ---------------------------------------------------------------
 def _store() -> RolloutStore:
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
-    dynamodb = boto3.resource(
-        "dynamodb", region_name=region, endpoint_url=os.environ.get("AWS_ENDPOINT_URL")
-    )
-    return RolloutStore(dynamodb.Table(os.environ["TABLE_NAME"]))
+    return RolloutStore(table(os.environ["TABLE_NAME"], retries=CALLER))
 
 
 def _state_machine_arn() -> str:
@@ -155,7 +151,11 @@ def _json(status: HTTPStatus, body: dict[str, Any], **headers: str) -> Response[
 # -- starting, once per Idempotency-Key -----------------------------------------------
 def _start(payload: Any) -> dict[str, Any]:
     started = service.start_rollout(
-        payload, client("stepfunctions"), _store(), _state_machine_arn()
+        payload,
+        client("stepfunctions", retries=CALLER),
+        _store(),
+        _state_machine_arn(),
+        events=StatusEvents(client("events", retries=CALLER)),
     )
     metrics.add_metric(name="RolloutsRequested", unit=MetricUnit.Count, value=1)
     logger.info("rollout started", extra={"rolloutId": started.rollout_id, "caller": _caller()})
@@ -175,7 +175,7 @@ def _start_once(key: str, payload: Any) -> dict[str, Any]:
         sort_key_attr="sk",
         static_pk_value=IDEMPOTENCY_PK,
         expiry_attr="expiresAt",
-        boto3_client=client("dynamodb"),
+        boto3_client=client("dynamodb", retries=CALLER),
     )
     config = IdempotencyConfig(
         event_key_jmespath="[caller, key]",
@@ -250,7 +250,7 @@ def list_rollouts() -> Response[dict[str, Any]]:
 @tracer.capture_method
 def describe_rollout(rolloutId: str) -> Response[dict[str, Any]]:  # noqa: N803 (the path's name)
     described = service.describe_rollout(
-        rolloutId, _store(), client("stepfunctions"), _state_machine_arn()
+        rolloutId, _store(), client("stepfunctions", retries=CALLER), _state_machine_arn()
     )
     return _json(HTTPStatus.OK, described)
 

@@ -25,14 +25,14 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from rollouts import service, triggers
-from rollouts.aws import aws_errors, client
+from rollouts.aws import CALLER, aws_errors, client, table
 from rollouts.errors import (
     AwsError,
     NotFoundError,
     RolloutInProgressError,
     ValidationError,
 )
-from rollouts.notify import Phase, StatusEvents, status_detail
+from rollouts.notify import StatusEvents
 from rollouts.store import RolloutStore
 
 logger = Logger()
@@ -59,17 +59,11 @@ class Clients:
 
     @classmethod
     def from_environment(cls) -> Clients:
-        import boto3
-
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
-        table = boto3.resource(
-            "dynamodb", region_name=region, endpoint_url=os.environ.get("AWS_ENDPOINT_URL")
-        ).Table(os.environ["TABLE_NAME"])
         return cls(
-            sfn=client("stepfunctions"),
-            lambda_=client("lambda"),
-            store=RolloutStore(table),
-            events=StatusEvents(client("events")),
+            sfn=client("stepfunctions", retries=CALLER),
+            lambda_=client("lambda", retries=CALLER),
+            store=RolloutStore(table(os.environ["TABLE_NAME"], retries=CALLER)),
+            events=StatusEvents(client("events", retries=CALLER)),
             state_machine_arn=os.environ["STATE_MACHINE_ARN"],
         )
 
@@ -78,21 +72,9 @@ def start(request: Any, clients: Clients, now: datetime) -> dict[str, Any]:
     """Start the rollout ``request`` asks for; a refusal is answered and announced, not raised."""
     try:
         started = service.start_rollout(
-            request, clients.sfn, clients.store, clients.state_machine_arn
+            request, clients.sfn, clients.store, clients.state_machine_arn, events=clients.events
         )
     except (ValidationError, RolloutInProgressError) as error:
-        known = request if isinstance(request, dict) else {}
-        clients.events.emit(
-            status_detail(
-                Phase.REFUSED,
-                None,
-                now,
-                reason=str(error),
-                functionName=known.get("functionName"),
-                alias=known.get("alias"),
-                version=known.get("version"),
-            )
-        )
         kind = "ValidationError" if isinstance(error, ValidationError) else "RolloutInProgress"
         metrics.add_metric(name="RolloutTriggersRefused", unit=MetricUnit.Count, value=1)
         logger.warning(str(error), extra={"error": kind, "request": request})

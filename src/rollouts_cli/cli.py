@@ -28,7 +28,6 @@ from botocore.exceptions import (
 from rich.console import Console
 
 from rollouts.errors import AwsError, NotFoundError, RolloutInProgressError, ValidationError
-from rollouts.models import parse_request
 from rollouts.plan import plan as plan_steps
 from rollouts.plan import total_bake_seconds
 from rollouts.service import (
@@ -363,11 +362,10 @@ def start_command(
 ) -> None:
     """Start a rollout; --wait follows it live.
 
-    The options spell the execution input contract. The request is validated
-    here first: a bad field or a busy alias is refused (exit 4) before anything
-    starts. Without --wait it prints the started rollout and exits 0. With
-    --wait it follows the rollout live (step, traffic, time left in the bake,
-    health) and exits by its outcome.
+    The options spell the execution input contract. A bad field or a busy
+    alias is refused (exit 4) before anything starts. Without --wait it prints
+    the started rollout and exits 0. With --wait it follows the rollout live
+    (step, traffic, time left in the bake, health) and exits by its outcome.
     """
     if timeout is not None and not wait:
         raise click.UsageError("--timeout only applies with --wait")
@@ -382,9 +380,12 @@ def start_command(
             post_traffic,
             check_interval,
         )
-        parse_request(request)
+        # Validated by start_rollout, as every way in is: a refusal is also announced
+        # on the stack's status bus.
         plane = where.plane
-        started = start_rollout(request, plane.sfn, plane.store, plane.state_machine_arn)
+        started = start_rollout(
+            request, plane.sfn, plane.store, plane.state_machine_arn, events=plane.events
+        )
     except ValidationError as error:
         refuse(output, "ValidationError", str(error), list(error.errors))
     except RolloutInProgressError as error:

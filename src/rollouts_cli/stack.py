@@ -17,6 +17,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from rollouts.notify import StatusEvents
 from rollouts.store import RolloutStore
 
 DEFAULT_STACK_NAME = "lambda-rollouts"
@@ -91,6 +92,8 @@ class ControlPlane:
     sfn: Any
     store: RolloutStore
     connection: Connection
+    # Refusals are announced on the stack's status bus, as the other ways in do.
+    events: StatusEvents | None = None
 
 
 def stack_outputs(stack: dict[str, Any]) -> dict[str, str]:
@@ -135,4 +138,13 @@ def find_control_plane(connection: Connection, stack_name: str) -> ControlPlane:
         sfn=connection.client("stepfunctions"),
         store=RolloutStore(connection.table(table)),
         connection=connection,
+        events=StatusEvents(connection.client("events"), _parameter(stacks[0], "EventBusName")),
     )
+
+
+def _parameter(stack: dict[str, Any], key: str) -> str | None:
+    """A stack parameter's value, or None."""
+    for parameter in stack.get("Parameters") or []:
+        if parameter.get("ParameterKey") == key:
+            return str(parameter.get("ParameterValue"))
+    return None

@@ -658,3 +658,139 @@ def test_concurrent_rollouts_on_different_aliases_do_not_meet(
 
 def test_zip_source_is_deterministic() -> None:
     assert zip_source(V1) == zip_source(V1)
+
+
+def test_alias_changed_before_promotion_stops_on_drift_not_success(
+    local_engine: LocalEngine,
+    rollouts: Rollouts,
+    alias_writes: AliasWrites,
+    unique_name: Callable[[str], str],
+) -> None:
+    target = Target(local_engine, unique_name("orders"))
+    publish(target.lam, target.name, "def handler(e, c):\n    return 3\n")
+    # While the PreTraffic hook runs, someone points the alias at version 3 by hand.
+    meddler = hook(
+        local_engine,
+        unique_name("meddler"),
+        f"""
+import boto3
+def handler(event, context):
+    boto3.client("lambda").update_alias(FunctionName="{target.name}", Name="live",
+                                        FunctionVersion="3")
+    return {{"status": "Succeeded"}}
+""",
+    )
+
+    ended = rollouts.run(
+        {
+            "functionName": target.name,
+            "alias": "live",
+            "version": "2",
+            "strategy": "AllAtOnce",
+            "hooks": {"preTraffic": meddler},
+        }
+    )
+
+    assert (ended.status, ended.error) == ("FAILED", "AliasDrift")
+    assert target.alias() == ("3", {})
+    assert alias_writes.routes(target.name, "live") == [("3", {})]
+    assert "RunPostTrafficHook" not in ended.states_entered()
+    saved = record(local_engine, rollout_id(ended.arn))
+    assert saved is not None and saved["status"] == "DRIFTED"
+    assert lock(local_engine, target.name) is None
+
+
+def test_abort_during_the_pre_traffic_hook_of_an_all_at_once_rollout(
+    local_engine: LocalEngine,
+    rollouts: Rollouts,
+    alias_writes: AliasWrites,
+    unique_name: Callable[[str], str],
+) -> None:
+    from datetime import UTC, datetime
+
+    from rollouts.service import abort_rollout
+    from rollouts.store import RolloutStore
+
+    target = Target(local_engine, unique_name("orders"))
+    slow = hook(
+        local_engine,
+        unique_name("slow-pre"),
+        "import time\ndef handler(event, context):\n    time.sleep(2)\n"
+        "    return {'status': 'Succeeded'}\n",
+    )
+    arn = rollouts.start(
+        {
+            "functionName": target.name,
+            "alias": "live",
+            "version": "2",
+            "strategy": "AllAtOnce",
+            "hooks": {"preTraffic": slow},
+        }
+    )
+    wait_until(lambda: record(local_engine, rollout_id(arn)) is not None)
+    abort_rollout(
+        rollout_id(arn),
+        "alice",
+        "wrong build",
+        RolloutStore(table(local_engine)),
+        datetime.now(UTC),
+    )
+    ended = rollouts.wait(arn)
+
+    assert (ended.status, ended.error) == ("FAILED", "RolledBack")
+    assert ended.cause is not None and "aborted by alice: wrong build" in ended.cause
+    assert target.alias() == ("1", {})
+    assert alias_writes.routes(target.name, "live") == []
+    assert lock(local_engine, target.name) is None
+
+
+def test_a_lock_left_by_an_ended_execution_is_cleaned_up_by_the_next_rollout(
+    local_engine: LocalEngine,
+    rollouts: Rollouts,
+    alias_writes: AliasWrites,
+    time_scale: Callable[[float], None],
+    unique_name: Callable[[str], str],
+) -> None:
+    target = Target(local_engine, unique_name("orders"))
+    events = local_engine.client("events")
+    release_rules = [
+        rule["Name"]
+        for rule in events.list_rules()["Rules"]
+        if any(
+            "ReleaseRolloutFunction" in t["Arn"]
+            for t in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+        )
+    ]
+    assert len(release_rules) == 1
+    time_scale(0.01)
+    first = rollouts.start(
+        {
+            "functionName": target.name,
+            "alias": "live",
+            "version": "2",
+            "strategy": "Canary10Percent30Minutes",
+        }
+    )
+    wait_until(lambda: target.alias() == ("1", {"2": 0.1}))
+    # The cleanup after a stop never arrives (its event was lost).
+    events.disable_rule(Name=release_rules[0])
+    try:
+        local_engine.client("stepfunctions").stop_execution(executionArn=first)
+        assert rollouts.wait(first).status == "ABORTED"
+        assert lock(local_engine, target.name) is not None
+        assert target.alias() == ("1", {"2": 0.1})
+    finally:
+        events.enable_rule(Name=release_rules[0])
+    time_scale(0.0)
+
+    second = rollouts.run(
+        {"functionName": target.name, "alias": "live", "version": "2", "strategy": "AllAtOnce"}
+    )
+
+    assert second.status == "SUCCEEDED"
+    assert target.alias() == ("2", {})
+    assert alias_writes.routes(target.name, "live") == [("1", {"2": 10}), ("1", {}), ("2", {})]
+    stale = record(local_engine, rollout_id(first))
+    assert stale is not None and stale["status"] == "ROLLED_BACK"
+    assert "ended without cleaning up" in stale["reason"]
+    assert lock(local_engine, target.name) is None

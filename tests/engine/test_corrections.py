@@ -603,3 +603,27 @@ def test_the_stack_rest_api_has_the_methods_of_its_body_with_iam(
     }
     assert {m["authorizationType"] for m in methods.values()} == {"AWS_IAM"}
     assert {m["methodIntegration"]["type"] for m in methods.values()} == {"AWS_PROXY"}
+
+
+def test_a_disabled_rule_delivers_nothing(local_engine: Any, unique_name: Any) -> None:
+    events = local_engine.client("events")
+    sqs = local_engine.client("sqs")
+    queue = sqs.create_queue(QueueName=unique_name("disabled-rule"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    source = unique_name("test.disabled")
+    rule = unique_name("disabled")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": [source]}), State="DISABLED")
+    events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": queue_arn}])
+    entry = {"Source": source, "DetailType": "t", "Detail": "{}"}
+    try:
+        events.put_events(Entries=[entry])
+        assert sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages") is None
+
+        events.enable_rule(Name=rule)
+        events.put_events(Entries=[entry])
+        assert len(sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0)["Messages"]) == 1
+    finally:
+        events.remove_targets(Rule=rule, Ids=["queue"])
+        events.delete_rule(Name=rule)

@@ -428,3 +428,39 @@ def test_a_hand_change_mid_rollout_puts_drifted(
     assert [d["phase"] for d in details] == ["started", "shifted", "drifted"]
     assert "version 3" in details[-1]["reason"]
     assert target.alias() == ("3", {})
+
+
+def test_a_refusal_by_the_cli_is_announced_on_the_bus(
+    local_engine: LocalEngine,
+    unique_name: Callable[[str], str],
+    status_events: Callable[[str], StatusEvents],
+) -> None:
+    from click.testing import CliRunner
+
+    from rollouts_cli.cli import main
+
+    target = Target(local_engine, unique_name("orders"))
+    team = status_events(target.name)
+
+    result = CliRunner().invoke(
+        main,
+        [
+            "start",
+            "--endpoint-url",
+            local_engine.endpoint,
+            "--function",
+            target.name,
+            "--alias",
+            "live",
+            "--strategy",
+            "AllAtOnce",
+            "--check-interval",
+            "0",
+        ],
+    )
+    details = team.of(None, until="refused")
+
+    assert result.exit_code == 4
+    assert [d["phase"] for d in details] == ["refused"]
+    assert details[0]["reason"].startswith("checkIntervalSeconds: ")
+    assert details[0]["alias"] == "live"

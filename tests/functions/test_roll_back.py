@@ -198,3 +198,72 @@ def test_when_prepare_failed_for_a_function_arn_the_lock_is_released(aws, tasks)
     tasks.roll_back(state)
 
     assert aws.lock() is None
+
+
+def test_a_first_deploy_that_failed_after_creating_the_alias_deletes_it(aws, tasks):
+    # PromoteTarget created the alias, then failed before answering: the state the
+    # Catch hands to RollBack still has no RevisionId, and its action is "promote".
+    aws.function(versions=1)
+    state = tasks.prepare(version="1")
+    assert state["firstDeploy"] is True and state["action"] == "promote"
+    aws.create_alias("1")
+    failure = tasks.failure("States.Timeout", "PromoteTarget timed out")
+
+    outcome = tasks.roll_back(execution_state(tasks, state, failure=failure))
+
+    assert outcome["status"] == "ROLLED_BACK"
+    assert "deleting the alias this first deploy created" in outcome["cause"]
+    assert aws.alias() is None
+    assert aws.lock() is None
+
+
+def test_a_shift_that_failed_after_writing_is_rolled_back_as_its_own(aws, tasks):
+    # ShiftTraffic wrote 10% and failed before saving the new RevisionId.
+    aws.function(versions=2)
+    aws.create_alias("1")
+    state = tasks.prepare()
+    assert state["action"] == "shift"
+    aws.lambda_.update_alias(
+        FunctionName="orders-api",
+        Name="live",
+        RoutingConfig={"AdditionalVersionWeights": {"2": 0.1}},
+    )
+    failure = tasks.failure("States.Timeout", "ShiftTraffic timed out")
+
+    outcome = tasks.roll_back(execution_state(tasks, state, failure=failure))
+
+    assert outcome["status"] == "ROLLED_BACK"
+    assert aws.routing() == ("1", {})
+
+
+def test_a_change_the_rollout_was_not_making_is_left_alone(aws, tasks):
+    # Baking at 10%, an operator promotes by hand (a routing the rollout would only
+    # write at PromoteTarget, which it was not doing), then the execution stops.
+    aws.function(versions=2)
+    aws.create_alias("1")
+    baking = tasks.shift(tasks.prepare())
+    assert baking["action"] == "bake"
+    aws.lambda_.delete_alias(FunctionName="orders-api", Name="live")
+    aws.create_alias("2")
+
+    outcome = tasks.roll_back(execution_state(tasks, baking))
+
+    assert outcome["status"] == "DRIFTED"
+    assert aws.routing() == ("2", {})
+    assert aws.record("rollout-1")["status"] == "DRIFTED"
+    assert aws.lock() is None
+
+
+def test_a_rollout_recorded_succeeded_stays_promoted(aws, tasks):
+    # FinishRollout recorded SUCCEEDED, then failed (say, releasing the lock): the
+    # Catch sends it to RollBack, which must not undo the promotion.
+    aws.function(versions=2)
+    aws.create_alias("1")
+    promoted = tasks.promote(tasks.prepare(strategy="AllAtOnce"))
+    tasks.finish(promoted)
+
+    outcome = tasks.roll_back(execution_state(tasks, promoted, failure=tasks.failure("X", "y")))
+
+    assert outcome["status"] == "SUCCEEDED"
+    assert aws.routing() == ("2", {})
+    assert aws.record("rollout-1")["status"] == "SUCCEEDED"

@@ -96,8 +96,11 @@ EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
                 "lambda:GetFunctionConfiguration",
                 "lambda:GetAlias",
                 "lambda:ListVersionsByFunction",
+                "lambda:UpdateAlias",
+                "lambda:DeleteAlias",
             }
         ),
+        "executions": frozenset({"states:DescribeExecution"}),
         "hooks": frozenset({"lambda:GetFunction"}),
         "alarms": frozenset({"cloudwatch:DescribeAlarms"}),
     },
@@ -159,6 +162,7 @@ EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
     # The REST API: starts and describes executions; reads records and locks,
     # writes abort requests and idempotency records, queries byAlias.
     "ApiFunction": {
+        "status-bus": PUT_STATUS_EVENTS,
         "state-machine": frozenset({"states:StartExecution"}),
         "executions": frozenset({"states:DescribeExecution"}),
         "table": frozenset(
@@ -242,7 +246,7 @@ def resource_kind(resource: Any) -> str:
         r":function:\$\{HookFunctionNamePrefix\}\*(:\*)?$": "hooks",
         r":cloudwatch:.*:alarm:\*$": "alarms",
         r":dynamodb:.*:table/\$\{tableName\}(/index/\*)?$": "table",
-        r":states:.*:execution:\$\{RolloutStateMachine\.Name\}:\*$": "executions",
+        r":states:.*:execution:\$\{AWS::StackName\}-rollout:\*$": "executions",
         r":events:.*:event-bus/\$\{eventBusName\}$": "status-bus",
         r":states:.*:stateMachine:\$\{stateMachineName\}$": "state-machine",
     }

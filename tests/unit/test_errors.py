@@ -4,6 +4,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from rollouts.errors import (
+    AccessDeniedError,
     AliasDriftError,
     AwsError,
     AwsServiceError,
@@ -93,7 +94,9 @@ def test_plain_errors_are_rollout_errors(cls: type[RolloutError]) -> None:
             "PreconditionFailedException", PreconditionFailedError, id="stale-revision-id"
         ),
         pytest.param("ResourceNotFoundException", NotFoundError, id="not-found"),
-        pytest.param("AccessDeniedException", AwsServiceError, id="other-code"),
+        pytest.param("AccessDeniedException", AccessDeniedError, id="access-denied"),
+        pytest.param("AccessDenied", AccessDeniedError, id="access-denied-sts-style"),
+        pytest.param("InvalidParameterValueException", AwsServiceError, id="other-code"),
     ],
 )
 def test_from_client_error_maps_codes(code: str, expected: type[RolloutError]) -> None:

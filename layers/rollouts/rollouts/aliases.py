@@ -10,8 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ReadTimeoutError
+
 from rollouts.aws import aws_errors
-from rollouts.errors import NotFoundError
+from rollouts.errors import NotFoundError, RolloutError
+
+
+class InvocationTimeoutError(RolloutError):
+    """A synchronous invocation got no answer within the client's read timeout."""
 
 
 @dataclass(frozen=True)
@@ -67,9 +73,10 @@ class Lambda:
         return True
 
     def exists(self, name_or_arn: str) -> bool:
+        """Whether the function exists (GetFunction: the one read a hook's role grants)."""
         try:
             with aws_errors():
-                self._client.get_function_configuration(FunctionName=name_or_arn)
+                self._client.get_function(FunctionName=name_or_arn)
         except NotFoundError:
             return False
         return True
@@ -129,11 +136,17 @@ class Lambda:
             self._client.delete_alias(FunctionName=function_name, Name=alias)
 
     def invoke(self, function_name: str, payload: bytes) -> tuple[bytes, str | None]:
-        """Invoke synchronously; returns the payload and the FunctionError, if any."""
-        with aws_errors():
-            answer = self._client.invoke(
-                FunctionName=function_name, InvocationType="RequestResponse", Payload=payload
-            )
+        """Invoke synchronously; returns the payload and the FunctionError, if any.
+
+        Raises InvocationTimeoutError when no answer came within the client's read timeout.
+        """
+        try:
+            with aws_errors():
+                answer = self._client.invoke(
+                    FunctionName=function_name, InvocationType="RequestResponse", Payload=payload
+                )
+        except ReadTimeoutError as error:
+            raise InvocationTimeoutError(f"{function_name} did not answer in time") from error
         return answer["Payload"].read(), answer.get("FunctionError")
 
 

@@ -83,6 +83,10 @@ class HookFailedError(RolloutError):
     """A PreTraffic or PostTraffic hook did not answer ``{"status": "Succeeded"}``."""
 
 
+class AbortedError(RolloutError):
+    """Someone asked the rollout to stop (``rollouts abort``, ``POST /rollouts/{id}/abort``)."""
+
+
 class NotFoundError(RolloutError):
     """A function, version, alias or record does not exist."""
 
@@ -102,6 +106,10 @@ class ThrottlingError(AwsError):
 
 class ResourceConflictError(AwsError):
     """The resource is busy (e.g. a function update in progress); retried."""
+
+
+class AccessDeniedError(AwsError):
+    """The stack's role may not touch this resource (outside its name prefixes)."""
 
 
 class PreconditionFailedError(AwsError):
@@ -143,6 +151,8 @@ def from_client_error(error: ClientError) -> RolloutError:
         return ResourceConflictError(text, code=code, operation=operation)
     if code == "PreconditionFailedException":
         return PreconditionFailedError(text, code=code, operation=operation)
+    if code in ("AccessDeniedException", "AccessDenied"):
+        return AccessDeniedError(text, code=code, operation=operation)
     if code == "ResourceNotFoundException":
         return NotFoundError(text)
     return AwsServiceError(text, code=code, operation=operation)

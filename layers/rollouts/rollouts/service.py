@@ -13,12 +13,18 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from rollouts.aws import aws_errors
-from rollouts.errors import NotFoundError, RolloutError, ValidationError
+from rollouts.errors import (
+    NotFoundError,
+    RolloutError,
+    RolloutInProgressError,
+    ValidationError,
+)
 from rollouts.models import parse_request
+from rollouts.notify import Phase, StatusEvents, status_detail
 from rollouts.state import lock_key
 from rollouts.store import ENDED, RolloutStore
 
@@ -67,14 +73,47 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
 
 
 def start_rollout(
-    payload: Any, sfn: Any, store: RolloutStore, state_machine_arn: str, short_id: str | None = None
+    payload: Any,
+    sfn: Any,
+    store: RolloutStore,
+    state_machine_arn: str,
+    short_id: str | None = None,
+    events: StatusEvents | None = None,
 ) -> Started:
     """Validate, refuse a busy alias, then start the execution. Raises before starting anything.
 
-    ValidationError (bad input) and RolloutInProgressError (busy alias) change nothing.
+    ValidationError (bad input) and RolloutInProgressError (busy alias) change nothing;
+    with ``events``, a refusal is also announced as a "refused" status event.
     """
+    try:
+        return _start(payload, sfn, store, state_machine_arn, short_id)
+    except (ValidationError, RolloutInProgressError) as error:
+        if events is not None:
+            known = payload if isinstance(payload, dict) else {}
+            events.emit(
+                status_detail(
+                    Phase.REFUSED,
+                    None,
+                    datetime.now(UTC),
+                    reason=str(error),
+                    functionName=known.get("functionName"),
+                    alias=known.get("alias"),
+                    version=known.get("version"),
+                )
+            )
+        raise
+
+
+def _start(
+    payload: Any, sfn: Any, store: RolloutStore, state_machine_arn: str, short_id: str | None
+) -> Started:
     request = parse_request(payload)
-    store.refuse_if_busy(lock_key(request.function_name, request.alias), rollout_id="")
+    # A lock whose execution has ended is not busy: the new execution cleans it up.
+    store.refuse_if_busy(
+        lock_key(request.function_name, request.alias),
+        rollout_id="",
+        still_running=lambda arn: (_execution(sfn, arn) or {}).get("status") == "RUNNING",
+    )
     name = execution_name(
         request.function_name, request.alias, request.version, short_id or uuid.uuid4().hex[:8]
     )

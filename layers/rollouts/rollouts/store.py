@@ -15,6 +15,7 @@ Every write is safe to repeat: Step Functions may run a task twice.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -77,11 +78,24 @@ class RolloutStore:
                     raise
             raise _busy(alias_key, self.lock_holder(alias_key) or {}) from error
 
-    def refuse_if_busy(self, alias_key: str, rollout_id: str) -> None:
-        """Raise RolloutInProgressError when another rollout holds the lock (reads only)."""
+    def refuse_if_busy(
+        self,
+        alias_key: str,
+        rollout_id: str,
+        still_running: Callable[[str], bool] | None = None,
+    ) -> dict[str, Any] | None:
+        """Raise RolloutInProgressError when another rollout holds the lock (reads only).
+
+        With ``still_running`` (execution ARN -> bool), a lock whose execution has
+        ended is stale: it is returned, for the caller to clean up, instead of raised.
+        """
         holder = self.lock_holder(alias_key)
-        if holder is not None and holder.get("rolloutId") != rollout_id:
-            raise _busy(alias_key, holder)
+        if holder is None or holder.get("rolloutId") == rollout_id:
+            return None
+        execution = holder.get("executionArn")
+        if still_running is not None and execution and not still_running(str(execution)):
+            return holder
+        raise _busy(alias_key, holder)
 
     def lock_holder(self, alias_key: str) -> dict[str, Any] | None:
         with aws_errors():
@@ -164,12 +178,17 @@ class RolloutStore:
         self, rollout_id: str, check: dict[str, Any], state: dict[str, Any], now: str
     ) -> None:
         record = self.record(rollout_id) or {}
-        checks = [*record.get("checks", []), check][-MAX_CHECKS_KEPT:]
+        # A check is identified by its step and bake time: a retried task replaces it.
+        key = (check.get("step"), check.get("bakedSeconds"))
+        kept = [
+            c for c in record.get("checks", []) if (c.get("step"), c.get("bakedSeconds")) != key
+        ]
+        repeated = len(kept) != len(record.get("checks", []))
         self.update(
             rollout_id,
             now,
-            checks=checks,
-            checkCount=int(record.get("checkCount", 0)) + 1,
+            checks=[*kept, check][-MAX_CHECKS_KEPT:],
+            checkCount=int(record.get("checkCount", 0)) + (0 if repeated else 1),
             state=state,
         )
 

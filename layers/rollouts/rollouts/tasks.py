@@ -13,13 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from rollouts.aliases import Alarms, AliasConfig, Lambda
-from rollouts.aws import client
+from rollouts.aliases import Alarms, AliasConfig, InvocationTimeoutError, Lambda
+from rollouts.aws import HOOK_READ_TIMEOUT_SECONDS, aws_errors, client, table
 from rollouts.decision import Action, Health, Progress, decide, describe
 from rollouts.errors import (
+    AbortedError,
+    AccessDeniedError,
     HookFailedError,
     NotFoundError,
     PreconditionFailedError,
+    RolloutError,
     RolloutInProgressError,
     ValidationError,
 )
@@ -40,23 +43,34 @@ class Services:
     store: RolloutStore
     region: str
     events: StatusEvents
+    # Invokes hooks: a client that waits for a long-running hook, but not past RunHook's limit.
+    hooks: Lambda
+    # Step Functions, to tell a live lock holder from one whose execution has ended.
+    sfn: Any = None
+
+    def still_running(self, execution_arn: str) -> bool:
+        """Whether the execution is RUNNING (True when it cannot be told: never steal a lock)."""
+        if self.sfn is None:
+            return True
+        try:
+            with aws_errors():
+                answer = self.sfn.describe_execution(executionArn=execution_arn)
+        except RolloutError:
+            return True
+        return str(answer.get("status")) == "RUNNING"
 
     @classmethod
     def from_environment(cls) -> Services:
         """Clients from the environment (the Lambda runtime, or the local engine)."""
-        import boto3
-
-        table_name = os.environ["TABLE_NAME"]
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
-        dynamodb = boto3.resource(
-            "dynamodb", region_name=region, endpoint_url=os.environ.get("AWS_ENDPOINT_URL")
-        )
         return cls(
             lambda_=Lambda(client("lambda")),
             alarms=Alarms(client("cloudwatch")),
-            store=RolloutStore(dynamodb.Table(table_name)),
+            store=RolloutStore(table(os.environ["TABLE_NAME"])),
             region=region,
             events=StatusEvents(client("events")),
+            hooks=Lambda(client("lambda", read_timeout=HOOK_READ_TIMEOUT_SECONDS)),
+            sfn=client("stepfunctions"),
         )
 
 
@@ -96,7 +110,7 @@ def prepare(event: dict[str, Any], services: Services, now: datetime) -> Rollout
 
 def _prepare(event: dict[str, Any], services: Services, now: datetime) -> RolloutState:
     request = parse_request(event.get("request"))
-    function, baseline = _resolve(request, services, str(event["rolloutId"]))
+    function, baseline = _resolve(request, services, str(event["rolloutId"]), now)
     first_deploy = baseline is None
     steps = () if first_deploy else request.steps
     target = request.version
@@ -130,7 +144,7 @@ def _prepare(event: dict[str, Any], services: Services, now: datetime) -> Rollou
 
 
 def _resolve(
-    request: RolloutRequest, services: Services, rollout_id: str
+    request: RolloutRequest, services: Services, rollout_id: str, now: datetime
 ) -> tuple[Any, AliasConfig | None]:
     """Check that everything the request names exists; collect every problem at once."""
     problems: list[tuple[str, str]] = []
@@ -140,8 +154,27 @@ def _resolve(
         raise ValidationError(
             "functionName", f"no function named {request.function_name} in {services.region}"
         ) from None
+    except AccessDeniedError:
+        raise ValidationError(
+            "functionName",
+            f"{request.function_name} is outside what this stack may roll out"
+            " (its TargetFunctionNamePrefix parameter)",
+        ) from None
     # A busy alias is reported as busy, not as whatever state the other rollout left it in.
-    services.store.refuse_if_busy(lock_key(function.name, request.alias), rollout_id)
+    # A lock left by an execution that ended without cleaning up (stopped while it was
+    # being prepared, or its release event lost) is cleaned up now, then taken over.
+    stale = services.store.refuse_if_busy(
+        lock_key(function.name, request.alias), rollout_id, services.still_running
+    )
+    if stale is not None:
+        end_without_promotion(
+            str(stale["rolloutId"]),
+            None,
+            {"functionName": function.name, "alias": request.alias},
+            "its execution ended without cleaning up; the next rollout did",
+            services,
+            now,
+        )
     if request.version is not None and not services.lambda_.has_version(
         function.name, request.version
     ):
@@ -176,8 +209,19 @@ def _resolve(
         ("hooks.preTraffic", hooks.pre_traffic if hooks else None),
         ("hooks.postTraffic", hooks.post_traffic if hooks else None),
     ):
-        if hook and not services.lambda_.exists(hook):
-            problems.append((field, f"no function named {hook} in {services.region}"))
+        if not hook:
+            continue
+        try:
+            if not services.lambda_.exists(hook):
+                problems.append((field, f"no function named {hook} in {services.region}"))
+        except AccessDeniedError:
+            problems.append(
+                (
+                    field,
+                    f"{hook} is outside the hooks this stack may invoke"
+                    " (its HookFunctionNamePrefix parameter)",
+                )
+            )
     if problems:
         raise ValidationError.from_errors(problems)
     return function, baseline
@@ -227,9 +271,13 @@ def run_hook(
     hook = state.hooks.pre_traffic if lifecycle_event == "PreTraffic" else state.hooks.post_traffic
     if not hook:
         return state
+    _refuse_if_aborted(state, services)
     payload = json.dumps(hook_payload(state, lifecycle_event)).encode()
-    body, function_error = services.lambda_.invoke(hook, payload)
-    verdict = _hook_verdict(body, function_error)
+    try:
+        body, function_error = services.hooks.invoke(hook, payload)
+        verdict = _hook_verdict(body, function_error)
+    except InvocationTimeoutError:
+        verdict = f"it did not answer within {HOOK_READ_TIMEOUT_SECONDS} s"
     services.store.update(
         state.rollout_id,
         _iso(now),
@@ -244,6 +292,20 @@ def run_hook(
     if verdict is not None:
         raise HookFailedError(f"{lifecycle_event} hook {hook} failed: {verdict}")
     return state
+
+
+def _abort_reason(record: dict[str, Any] | None) -> str | None:
+    """``"aborted by alice: p99 up"`` when someone asked the rollout to stop."""
+    abort = (record or {}).get("abort")
+    if not abort:
+        return None
+    return f"aborted by {abort.get('by', 'someone')}: {abort.get('reason') or 'no reason given'}"
+
+
+def _refuse_if_aborted(state: RolloutState, services: Services) -> None:
+    reason = _abort_reason(services.store.record(state.rollout_id))
+    if reason is not None:
+        raise AbortedError(f"{reason} {state.progress().where()}")
 
 
 def _hook_verdict(body: bytes, function_error: str | None) -> str | None:
@@ -309,8 +371,15 @@ def shift(state: RolloutState, services: Services, now: datetime) -> RolloutStat
 
 
 def promote(state: RolloutState, services: Services, now: datetime) -> RolloutState:
-    """Point the alias at the target at 100% (create it on a first deploy)."""
+    """Point the alias at the target at 100% (create it on a first deploy).
+
+    Decides to roll back instead when an abort was requested, and to stop when
+    the alias is no longer the rollout's.
+    """
     assert state.target_version is not None
+    abort_reason = _abort_reason(services.store.record(state.rollout_id))
+    if abort_reason is not None:
+        return _decided(state, state.progress(), Health(abort_reason=abort_reason), now)
     wanted = AliasConfig(state.target_version)
     if state.first_deploy:
         current = services.lambda_.alias(state.function_name, state.alias)
@@ -367,16 +436,13 @@ def check(state: RolloutState, services: Services, now: datetime) -> RolloutStat
     missing = [name for name in state.alarms if name not in alarm_states]
     if missing:
         raise NotFoundError(f"alarm {', '.join(missing)} no longer exists; cannot judge health")
-    abort = record.get("abort")
-    abort_reason = (
-        f"aborted by {abort.get('by', 'someone')}: {abort.get('reason') or 'no reason given'}"
-        if abort
-        else None
-    )
     assert state.baseline_version is not None and state.target_version is not None
     live = AliasConfig(state.baseline_version, {state.target_version: state.weight})
-    _, drift = _owned_alias(state, live, services)
-    health = Health(alarms_firing=firing, abort_reason=abort_reason, drift=drift)
+    current, drift = _owned_alias(state, live, services)
+    if current is not None:
+        # Same routing under a new RevisionId (someone re-saved the alias): still ours.
+        state = state.with_(alias_revision_id=current.revision_id)
+    health = Health(alarms_firing=firing, abort_reason=_abort_reason(record), drift=drift)
     state = _decided(state, progress, health, now)
     services.store.record_check(
         state.rollout_id,
@@ -398,6 +464,8 @@ def check(state: RolloutState, services: Services, now: datetime) -> RolloutStat
 # -- FinishRollout ------------------------------------------------------------
 def finish(state: RolloutState, services: Services, now: datetime) -> dict[str, Any]:
     """Record success, release the lock, and answer the execution's output."""
+    if state.action not in ("promoted", "none"):
+        raise ValueError(f"cannot finish a rollout whose last action is {state.action!r}")
     if state.action == "none":
         summary = state.summary
     else:
@@ -444,7 +512,8 @@ def end_without_promotion(
 
     Safe to run again, and after the execution itself is gone (the release
     function calls it when an execution was stopped, failed or timed out).
-    Returns ``{"drifted": bool, "cause": sentence}``.
+    A rollout already recorded SUCCEEDED (only its bookkeeping failed after) is
+    left promoted. Returns ``{"drifted": bool, "status": ..., "cause": sentence}``.
     """
     record = services.store.record(rollout_id)
     if state is None and record is not None:
@@ -455,16 +524,27 @@ def end_without_promotion(
             services.store.release(
                 lock_key(str(request["functionName"]), str(request["alias"])), rollout_id
             )
-        return {"drifted": False, "cause": f"The rollout failed before it changed anything: {why}"}
+        return {
+            "drifted": False,
+            "status": ROLLED_BACK,
+            "cause": f"The rollout failed before it changed anything: {why}",
+        }
+    if record is not None and record.get("status") == SUCCEEDED:
+        services.store.release(state.lock_key, rollout_id)
+        return {
+            "drifted": False,
+            "status": SUCCEEDED,
+            "cause": f"{record.get('reason') or state.summary} (then: {why})",
+        }
 
     drift = why if drift_reported else None
     restored = ""
     if drift is None:
         drift, restored = _restore(state, services)
     if drift is not None:
-        status, cause = (
-            DRIFTED,
-            (f"Stopped {state.subject} without touching it: {drift}. The alias was left as found."),
+        status = DRIFTED
+        cause = (
+            f"Stopped {state.subject} without touching it: {drift}. The alias was left as found."
         )
     else:
         status, cause = ROLLED_BACK, f"Rolled back {state.subject}{restored}: {why.rstrip('.')}."
@@ -486,25 +566,24 @@ def end_without_promotion(
 def _restore(state: RolloutState, services: Services) -> tuple[str | None, str]:
     """Put the alias back as it was before the rollout. Returns (drift, what was done)."""
     current = services.lambda_.alias(state.function_name, state.alias)
-    if state.first_deploy:
-        if current is None:
-            return None, " (the alias was never created)"
-        if current.revision_id == state.alias_revision_id:
-            services.lambda_.delete_alias(state.function_name, state.alias)
-            return None, " by deleting the alias this first deploy created"
-        return f"alias {state.alias} now routes {current.describe()}", ""
-    assert state.baseline_version is not None
-    baseline = AliasConfig(state.baseline_version)
     if current is None:
+        if state.first_deploy:
+            return None, " (the alias was never created)"
         return f"alias {state.alias} was deleted", ""
-    if current.same_routing(baseline):
-        return None, f" to version {state.baseline_version}"
-    ours = current.revision_id == state.alias_revision_id or _written_by(state, current)
-    if not ours:
+    if not state.first_deploy:
+        assert state.baseline_version is not None
+        if current.same_routing(AliasConfig(state.baseline_version)):
+            return None, f" to version {state.baseline_version}"
+    if not _ours(state, current):
         return (
             f"alias {state.alias} now routes {current.describe()}, not as this rollout left it",
             "",
         )
+    if state.first_deploy:
+        services.lambda_.delete_alias(state.function_name, state.alias)
+        return None, " by deleting the alias this first deploy created"
+    assert state.baseline_version is not None
+    baseline = AliasConfig(state.baseline_version)
     try:
         services.lambda_.route(state.function_name, state.alias, baseline, current.revision_id)
     except PreconditionFailedError:
@@ -512,14 +591,29 @@ def _restore(state: RolloutState, services: Services) -> tuple[str | None, str]:
     return None, f" to version {state.baseline_version}"
 
 
-def _written_by(state: RolloutState, current: AliasConfig) -> bool:
-    """Whether ``current`` is a routing this rollout itself could have written."""
-    if state.target_version is None or state.baseline_version is None:
-        return False
-    if current.same_routing(AliasConfig(state.target_version)):
-        return True
-    return current.version == state.baseline_version and any(
-        current.extra == {state.target_version: step.weight} for step in state.steps
+def _pending(state: RolloutState) -> AliasConfig | None:
+    """The routing the rollout was writing when it stopped, from its last decision.
+
+    A task that wrote the alias and then failed (or was stopped) before saving
+    the new RevisionId left exactly this routing: it is the rollout's own.
+    """
+    if state.target_version is None:
+        return None
+    if state.action == Action.PROMOTE:
+        return AliasConfig(state.target_version)
+    next_step = state.step_index + 1
+    if state.action == Action.SHIFT and state.baseline_version and next_step < len(state.steps):
+        return AliasConfig(
+            state.baseline_version, {state.target_version: state.steps[next_step].weight}
+        )
+    return None
+
+
+def _ours(state: RolloutState, current: AliasConfig) -> bool:
+    """Whether the alias is as this rollout last wrote it, or as it was writing it."""
+    pending = _pending(state)
+    return current.revision_id == state.alias_revision_id or (
+        pending is not None and current.same_routing(pending)
     )
 
 
@@ -536,6 +630,8 @@ def failure_reason(failure: dict[str, Any] | None, state: RolloutState | None) -
         where = f" {state.progress().where()}" if state is not None else ""
         if error == "HookFailedError":
             return f"{message}{where}"
+        if error == "AbortedError":
+            return str(message)
         return f"a task failed with {error}: {message}{where}".strip()
     if state is not None and state.reason:
         return state.reason

@@ -403,14 +403,15 @@ def rule_targets_delivered() -> None:
     moto answers PutEvents with HTTP 500 when a matching rule targets Lambda or
     Step Functions (it raises NotImplementedError) and never delivers. AWS
     invokes the function asynchronously, or starts an execution, with the event
-    (after the target's InputPath / InputTransformer, if any).
+    (after the target's InputPath / InputTransformer, if any). A disabled rule
+    delivers nothing (moto delivered through disabled rules too).
     """
     if not _once("rule_targets_delivered"):
         return
     original = events_models.Rule.send_to_targets
 
     def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
-        if not self.event_pattern.matches_event(original_event):
+        if self.state != "ENABLED" or not self.event_pattern.matches_event(original_event):
             return
         ours = [t for t in self.targets if _service(t["Arn"]) in ("lambda", "states")]
         others = [t for t in self.targets if t not in ours]
