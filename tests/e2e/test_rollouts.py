@@ -9,7 +9,6 @@ would show), and the rollout record.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,42 +17,17 @@ from moto.cloudwatch import models as cloudwatch_models
 from moto.core.exceptions import JsonRESTError
 
 from rollouts_cli.local.engine import LocalEngine
-from rollouts_cli.local.pytest_plugin import AliasWrites, Rollouts
+from rollouts_cli.local.pytest_plugin import V1, AliasWrites, Rollouts, Target, eventually
 from rollouts_cli.local.samples import create_function, publish, update_code, zip_source
 
 pytestmark = pytest.mark.e2e
 
-V1 = "def handler(event, context):\n    return {'version': 'one'}\n"
-V2 = "def handler(event, context):\n    return {'version': 'two'}\n"
 HOOK_OK = "def handler(event, context):\n    return {'status': 'Succeeded'}\n"
 HOOK_FAILS = (
     "def handler(event, context):\n"
     "    reason = 'smoke test got HTTP 500 from ' + event['toVersion']\n"
     "    return {'status': 'Failed', 'reason': reason}\n"
 )
-
-
-class Target:
-    """A function with alias ``live`` on version 1 and a published version 2."""
-
-    def __init__(self, engine: LocalEngine, name: str, publish_v2: bool = True) -> None:
-        self.name = name
-        self.lam = engine.client("lambda")
-        create_function(self.lam, engine.client("iam"), name, V1)
-        self.lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
-        if publish_v2:
-            publish(self.lam, name, V2)
-        else:
-            update_code(self.lam, name, V2)
-
-    def alias(self) -> tuple[str, dict[str, float]]:
-        answer = self.lam.get_alias(FunctionName=self.name, Name="live")
-        weights = (answer.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
-        return answer["FunctionVersion"], weights
-
-    def versions(self) -> list[str]:
-        listed = self.lam.list_versions_by_function(FunctionName=self.name)["Versions"]
-        return [v["Version"] for v in listed if v["Version"] != "$LATEST"]
 
 
 def table(engine: LocalEngine) -> Any:
@@ -88,11 +62,7 @@ def hook(engine: LocalEngine, name: str, source: str) -> str:
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
-        time.sleep(0.02)
+    eventually(condition, "the condition", timeout)
 
 
 def alarm(engine: LocalEngine, name: str) -> str:
@@ -192,7 +162,7 @@ def test_version_published_from_latest_when_none_given(
     alias_writes: AliasWrites,
     unique_name: Callable[[str], str],
 ) -> None:
-    target = Target(local_engine, unique_name("orders"), publish_v2=False)
+    target = Target(local_engine, unique_name("orders"), second="upload")
     assert target.versions() == ["1"]
 
     ended = rollouts.run(
@@ -213,7 +183,7 @@ def test_unchanged_latest_publishes_nothing_and_moves_nothing(
     alias_writes: AliasWrites,
     unique_name: Callable[[str], str],
 ) -> None:
-    target = Target(local_engine, unique_name("orders"), publish_v2=False)
+    target = Target(local_engine, unique_name("orders"), second="upload")
     update_code(target.lam, target.name, V1)  # $LATEST is version 1's code again
 
     ended = rollouts.run({"functionName": target.name, "alias": "live", "strategy": "AllAtOnce"})
@@ -513,7 +483,7 @@ def test_bad_input_is_refused_naming_the_field_and_changes_nothing(
     change: dict[str, Any],
     field: str,
 ) -> None:
-    target = Target(local_engine, unique_name("orders"), publish_v2=False)
+    target = Target(local_engine, unique_name("orders"), second="upload")
     request: dict[str, Any] = {
         "functionName": target.name,
         "alias": "live",

@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ import pytest
 
 from rollouts import triggers
 from rollouts_cli.local.engine import LocalEngine
-from rollouts_cli.local.pytest_plugin import AliasWrites, Rollouts
+from rollouts_cli.local.pytest_plugin import V2, AliasWrites, Rollouts, Target, eventually
 from rollouts_cli.local.samples import create_function, publish, update_code
 
 pytestmark = pytest.mark.e2e
@@ -35,8 +34,6 @@ pytestmark = pytest.mark.e2e
 SAMPLES = Path(__file__).resolve().parents[2] / "events" / "eventbridge"
 POLL_SECONDS = 30.0
 
-V1 = "def handler(event, context):\n    return {'version': 'one'}\n"
-V2 = "def handler(event, context):\n    return {'version': 'two'}\n"
 HOOK_FAILS = (
     "def handler(event, context):\n"
     "    return {'status': 'Failed', 'reason': 'smoke test got HTTP 500'}\n"
@@ -46,40 +43,6 @@ HOOK_FAILS = (
 def sample(name: str) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads((SAMPLES / name).read_text(encoding="utf-8"))
     return loaded
-
-
-def eventually(found: Callable[[], Any], what: str, timeout: float = POLL_SECONDS) -> Any:
-    """Poll until ``found()`` is truthy (at most ``timeout`` seconds); return it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = found()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not seen in {timeout} s")
-        time.sleep(0.05)
-
-
-class Target:
-    """A function with alias ``live`` on version 1; ``tags`` make it roll out by itself."""
-
-    def __init__(self, engine: LocalEngine, name: str, tags: dict[str, str] | None = None) -> None:
-        self.name = name
-        self.lam = engine.client("lambda")
-        create_function(self.lam, engine.client("iam"), name, V1)
-        self.arn = self.lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
-        if tags:
-            self.lam.tag_resource(Resource=self.arn, Tags=tags)
-        self.lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
-
-    def alias(self) -> tuple[str, dict[str, float]]:
-        answer = self.lam.get_alias(FunctionName=self.name, Name="live")
-        weights = (answer.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
-        return answer["FunctionVersion"], weights
-
-    def versions(self) -> list[str]:
-        listed = self.lam.list_versions_by_function(FunctionName=self.name)["Versions"]
-        return [v["Version"] for v in listed if v["Version"] != "$LATEST"]
 
 
 def put_event(engine: LocalEngine, source: str, detail_type: str, detail: dict[str, Any]) -> None:
@@ -194,7 +157,7 @@ def test_a_rollout_requested_event_starts_a_rollout_named_for_what_it_moves(
     alias_writes: AliasWrites,
     unique_name: Callable[[str], str],
 ) -> None:
-    target = Target(local_engine, unique_name("orders"))
+    target = Target(local_engine, unique_name("orders"), second=None)
     publish(target.lam, target.name, V2)
 
     put_event(
@@ -221,7 +184,7 @@ def test_a_bad_rollout_requested_event_is_refused_on_the_bus_and_starts_nothing(
     unique_name: Callable[[str], str],
     status_events: Callable[[str], StatusEvents],
 ) -> None:
-    target = Target(local_engine, unique_name("orders"))
+    target = Target(local_engine, unique_name("orders"), second=None)
     publish(target.lam, target.name, V2)
     team = status_events(target.name)
 
@@ -265,7 +228,7 @@ def test_a_tagged_functions_code_update_rolls_out_its_latest(
     tags: dict[str, str],
     routes: list[tuple[str, dict[str, int]]],
 ) -> None:
-    target = Target(local_engine, unique_name("tagged"), tags)
+    target = Target(local_engine, unique_name("tagged"), second=None, tags=tags)
     update_code(target.lam, target.name, V2)
 
     cloudtrail_code_update(local_engine, target)
@@ -286,7 +249,7 @@ def test_an_untagged_functions_code_update_starts_nothing(
     unique_name: Callable[[str], str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    target = Target(local_engine, unique_name("untagged"))
+    target = Target(local_engine, unique_name("untagged"), second=None)
     update_code(target.lam, target.name, V2)
     # The start function runs in this process: watch what it decides for each function.
     decided: dict[str, Any] = {}
@@ -314,7 +277,7 @@ def test_a_canary_that_succeeds_puts_started_shifted_promoted_succeeded(
     unique_name: Callable[[str], str],
     status_events: Callable[[str], StatusEvents],
 ) -> None:
-    target = Target(local_engine, unique_name("orders"))
+    target = Target(local_engine, unique_name("orders"), second=None)
     publish(target.lam, target.name, V2)
     team = status_events(target.name)
 
@@ -348,7 +311,7 @@ def test_a_failing_pre_traffic_hook_puts_started_then_rolled_back(
     unique_name: Callable[[str], str],
     status_events: Callable[[str], StatusEvents],
 ) -> None:
-    target = Target(local_engine, unique_name("orders"))
+    target = Target(local_engine, unique_name("orders"), second=None)
     publish(target.lam, target.name, V2)
     hook = unique_name("orders-pre")
     create_function(target.lam, local_engine.client("iam"), hook, HOOK_FAILS)
@@ -378,7 +341,7 @@ def test_bad_input_through_start_execution_puts_refused_naming_the_field(
     unique_name: Callable[[str], str],
     status_events: Callable[[str], StatusEvents],
 ) -> None:
-    target = Target(local_engine, unique_name("orders"))
+    target = Target(local_engine, unique_name("orders"), second=None)
     team = status_events(target.name)
 
     ended = rollouts.run(
@@ -400,7 +363,7 @@ def test_a_hand_change_mid_rollout_puts_drifted(
     unique_name: Callable[[str], str],
     status_events: Callable[[str], StatusEvents],
 ) -> None:
-    target = Target(local_engine, unique_name("orders"))
+    target = Target(local_engine, unique_name("orders"), second=None)
     publish(target.lam, target.name, V2)
     publish(target.lam, target.name, "def handler(e, c):\n    return 3\n")
     team = status_events(target.name)
@@ -439,7 +402,7 @@ def test_a_refusal_by_the_cli_is_announced_on_the_bus(
 
     from rollouts_cli.cli import main
 
-    target = Target(local_engine, unique_name("orders"))
+    target = Target(local_engine, unique_name("orders"), second=None)
     team = status_events(target.name)
 
     result = CliRunner().invoke(

@@ -401,7 +401,7 @@ def rule_targets_delivered() -> None:
     """Rules deliver matching events to Lambda functions and state machines.
 
     moto answers PutEvents with HTTP 500 when a matching rule targets Lambda or
-    Step Functions (it raises NotImplementedError) and never delivers. AWS
+    Step Functions (it raises an error for them) and never delivers. AWS
     invokes the function asynchronously, or starts an execution, with the event
     (after the target's InputPath / InputTransformer, if any). A disabled rule
     delivers nothing (moto delivered through disabled rules too).

@@ -5,6 +5,7 @@
 - ``alias_writes``: every write to any alias, in order, as the emulator received it
   (what CloudTrail would show on AWS), to assert the weights a rollout went through.
 - ``rollouts``: start an execution by the public contract and wait for its end.
+- ``Target``: a sample function with alias ``live`` on version 1; ``eventually``: bounded polling.
 """
 
 from __future__ import annotations
@@ -22,6 +23,59 @@ from moto.awslambda import models as lambda_models
 
 from rollouts_cli.local import timescale
 from rollouts_cli.local.engine import LocalEngine
+from rollouts_cli.local.samples import create_function, publish, update_code
+
+V1 = "def handler(event, context):\n    return {'version': 'one'}\n"
+V2 = "def handler(event, context):\n    return {'version': 'two'}\n"
+
+
+def eventually(found: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+    """Poll until ``found()`` is truthy (at most ``timeout`` seconds); return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = found()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not seen in {timeout} s")
+        time.sleep(0.02)
+
+
+class Target:
+    """A function with alias ``live`` on version 1, and a second version of its code.
+
+    ``second``: "publish" publishes version 2, "upload" leaves it in $LATEST,
+    None uploads nothing. ``tags`` are put on the function (automatic rollouts).
+    """
+
+    def __init__(
+        self,
+        engine: LocalEngine,
+        name: str,
+        second: str | None = "publish",
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.lam = engine.client("lambda")
+        create_function(self.lam, engine.client("iam"), name, V1)
+        self.arn = str(self.lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"])
+        if tags:
+            self.lam.tag_resource(Resource=self.arn, Tags=tags)
+        self.lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+        if second == "publish":
+            publish(self.lam, name, V2)
+        elif second == "upload":
+            update_code(self.lam, name, V2)
+
+    def alias(self) -> tuple[str, dict[str, float]]:
+        """``("1", {"2": 0.1})``: the alias's version and extra weights, read back."""
+        answer = self.lam.get_alias(FunctionName=self.name, Name="live")
+        weights = (answer.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+        return str(answer["FunctionVersion"]), dict(weights)
+
+    def versions(self) -> list[str]:
+        listed = self.lam.list_versions_by_function(FunctionName=self.name)["Versions"]
+        return [str(v["Version"]) for v in listed if v["Version"] != "$LATEST"]
 
 
 @pytest.fixture(scope="session")
