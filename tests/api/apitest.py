@@ -23,6 +23,7 @@ import pytest
 
 from rollouts.state import lock_key
 from rollouts.store import RolloutStore
+from rollouts_cli.local.pytest_plugin import create_rollout_table
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events" / "api"
@@ -227,27 +228,4 @@ class Api:
 
 def create_table(dynamodb: Any) -> Any:
     """The RolloutTable of template.yaml: pk/sk, and byAlias on aliasKey + startedAt."""
-    return dynamodb.create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-            {"AttributeName": "aliasKey", "AttributeType": "S"},
-            {"AttributeName": "startedAt", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "byAlias",
-                "KeySchema": [
-                    {"AttributeName": "aliasKey", "KeyType": "HASH"},
-                    {"AttributeName": "startedAt", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
+    return create_rollout_table(dynamodb, TABLE)

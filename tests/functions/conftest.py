@@ -39,6 +39,7 @@ from moto import mock_aws
 
 import rollouts.aws
 from rollouts.aliases import Lambda
+from rollouts_cli.local.pytest_plugin import create_rollout_table
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
@@ -254,30 +255,7 @@ def _plain(value: Any) -> Any:
 
 def create_table(dynamodb: Any) -> Any:
     """The RolloutTable of template.yaml: pk/sk, and byAlias on aliasKey + startedAt."""
-    return dynamodb.create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-            {"AttributeName": "aliasKey", "AttributeType": "S"},
-            {"AttributeName": "startedAt", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "byAlias",
-                "KeySchema": [
-                    {"AttributeName": "aliasKey", "KeyType": "HASH"},
-                    {"AttributeName": "startedAt", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
+    return create_rollout_table(dynamodb, TABLE)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@
   (what CloudTrail would show on AWS), to assert the weights a rollout went through.
 - ``rollouts``: start an execution by the public contract and wait for its end.
 - ``Target``: a sample function with alias ``live`` on version 1; ``eventually``: bounded polling.
+- ``create_rollout_table``: the template's RolloutTable, for in-process moto tests.
 """
 
 from __future__ import annotations
@@ -27,6 +28,23 @@ from rollouts_cli.local.samples import create_function, publish, update_code
 
 V1 = "def handler(event, context):\n    return {'version': 'one'}\n"
 V2 = "def handler(event, context):\n    return {'version': 'two'}\n"
+
+
+def create_rollout_table(dynamodb: Any, name: str) -> Any:
+    """Create the RolloutTable ``template.yaml`` declares (keys and indexes read from it)."""
+    from samtranslator.yaml_helper import yaml_parse
+
+    from rollouts_cli.local.deploy import project_root
+
+    template = yaml_parse((project_root() / "template.yaml").read_text(encoding="utf-8"))
+    declared = template["Resources"]["RolloutTable"]["Properties"]
+    return dynamodb.create_table(
+        TableName=name,
+        BillingMode=declared["BillingMode"],
+        AttributeDefinitions=declared["AttributeDefinitions"],
+        KeySchema=declared["KeySchema"],
+        GlobalSecondaryIndexes=declared["GlobalSecondaryIndexes"],
+    )
 
 
 def eventually(found: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
