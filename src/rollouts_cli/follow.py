@@ -191,7 +191,14 @@ def follow(
             sleep(poll_seconds)
 
     if console.is_terminal:
-        with Live(console=console, refresh_per_second=4, transient=False) as live:
+        with Live(
+            console=console,
+            refresh_per_second=4,
+            transient=False,
+            # Never wrap sys.stdout: an in-process local engine routes it per thread.
+            redirect_stdout=False,
+            redirect_stderr=False,
+        ) as live:
             return poll(lambda progress: live.update(panel(progress)))
     previous: list[str] = []
 

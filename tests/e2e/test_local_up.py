@@ -138,3 +138,38 @@ def test_demo_promotes_the_healthy_version_and_rolls_back_the_faulty_one() -> No
     assert "alarm orders-api-v3-errors is in ALARM at step 1 of 1 (10% on the target)" in text
     assert "orders-api:live ends on version 2 with no split" in text
     assert "shifted to 10% (step 1 of 1)" in text
+
+
+def test_demo_on_a_terminal_shows_live_panels_and_finishes() -> None:
+    # On a terminal the demo draws live panels while the in-process engine routes
+    # handler output through its own stdout: the two must not write into each other.
+    import pty
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [str(ROLLOUTS), "local", "demo"],
+        cwd=ROOT,
+        env={**env, "COLUMNS": "160", "LINES": "50", "TERM": "xterm"},
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    output = b""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the terminal closed: the demo has ended
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(controller)
+    code = process.wait(30)
+
+    text = output.decode("utf-8", "replace")
+    assert code == 0, text[-3000:]
+    assert "╭" in text and "rollout 1: orders-api:live -> version 2" in text
+    assert "Demo finished" in text

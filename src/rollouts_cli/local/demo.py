@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Console
 from rich.live import Live
 from rich.panel import Panel
 from rich.progress_bar import ProgressBar
@@ -190,7 +190,9 @@ def _view(
     grid.add_column()
     grid.add_row("state", state)
     bar = ProgressBar(total=100, completed=on_target, width=30)
-    grid.add_row("traffic", Group(bar, Text(f"{on_target}% on version {target}")))
+    traffic_row = Table.grid(padding=(0, 1))
+    traffic_row.add_row(bar, Text(f"{on_target}% on version {target}"))
+    grid.add_row("traffic", traffic_row)
     color = "red" if health["StateValue"] == "ALARM" else "green"
     grid.add_row("health", Text(f"{alarm}: {health['StateValue']}", style=color))
     served = "   ".join(
@@ -212,7 +214,14 @@ def _follow(
 ) -> dict[str, Any]:
     sfn = engine.client("stepfunctions")
     if console.is_terminal:
-        with Live(console=console, refresh_per_second=10, transient=False) as live:
+        with Live(
+            console=console,
+            refresh_per_second=10,
+            transient=False,
+            # The engine already owns sys.stdout (handler logs go to CloudWatch Logs).
+            redirect_stdout=False,
+            redirect_stderr=False,
+        ) as live:
             while True:
                 described = sfn.describe_execution(executionArn=execution_arn)
                 panel, _ = _view(title, engine, execution_arn, alarm, traffic, target)
@@ -236,9 +245,11 @@ def run_demo(console: Console, time_scale: float = 0.01) -> int:
     """Run both rollouts; 0 when the healthy one is promoted and the faulty one rolled back."""
     started = time.monotonic()
     console.rule("[bold]Lambda Rollouts: local demo")
-    with console.status("Starting the local engine and deploying template.yaml..."):
-        engine = LocalEngine(time_scale=time_scale)
-        info = engine.start()
+    # No spinner here: the engine routes handler output through its own stdout, and
+    # a live display that also redirects stdout would write into itself.
+    console.print("Starting the local engine and deploying template.yaml...")
+    engine = LocalEngine(time_scale=time_scale)
+    info = engine.start()
     console.print(
         f"Control plane deployed on [bold]{info.endpoint}[/] (time x{time_scale}: "
         f"a 5-minute bake lasts {300 * time_scale:g} s)\n"
