@@ -311,6 +311,30 @@ def aws(
     rollouts.aws._cache.clear()
 
 
+def running_execution(rollout_id: str) -> str:
+    """A RUNNING execution named ``rollout_id`` of a state machine named ``rollout``.
+
+    Its ARN is the one ``Tasks.prepare_event`` gives the rollout: a lock holder
+    whose execution is alive is busy; one whose execution has ended is stale.
+    """
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    machine = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:rollout"
+    if not any(m["stateMachineArn"] == machine for m in sfn.list_state_machines()["stateMachines"]):
+        sfn.create_state_machine(
+            name="rollout",
+            definition=json.dumps(
+                {"StartAt": "Wait", "States": {"Wait": {"Type": "Pass", "End": True}}}
+            ),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/rollout",
+        )
+    arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:rollout:{rollout_id}"
+    try:
+        sfn.describe_execution(executionArn=arn)
+    except sfn.exceptions.ExecutionDoesNotExist:
+        sfn.start_execution(stateMachineArn=machine, name=rollout_id)
+    return arn
+
+
 @pytest.fixture
 def handler(environment: None) -> Callable[[str], ModuleType]:
     """``handler("release")``: the module of ``functions/release/app.py``."""
@@ -383,6 +407,7 @@ class Tasks:
         return {"Error": error, "Cause": json.dumps(cause)}
 
     def prepare(self, rollout_id: str = "rollout-1", **changes: Any) -> dict[str, Any]:
+        running_execution(rollout_id)
         result: dict[str, Any] = self.run(
             "prepare", self.prepare_event(self.request(**changes), rollout_id)
         )

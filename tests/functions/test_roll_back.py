@@ -206,6 +206,12 @@ def test_a_first_deploy_that_failed_after_creating_the_alias_deletes_it(aws, tas
     aws.function(versions=1)
     state = tasks.prepare(version="1")
     assert state["firstDeploy"] is True and state["action"] == "promote"
+    # What PromoteTarget records just before it creates the alias.
+    aws.table.update_item(
+        Key={"pk": "ROLLOUT#rollout-1", "sk": "ROLLOUT"},
+        UpdateExpression="SET writing = :w",
+        ExpressionAttributeValues={":w": {"version": "1", "extra": {}}},
+    )
     aws.create_alias("1")
     failure = tasks.failure("States.Timeout", "PromoteTarget timed out")
 
@@ -223,6 +229,12 @@ def test_a_shift_that_failed_after_writing_is_rolled_back_as_its_own(aws, tasks)
     aws.create_alias("1")
     state = tasks.prepare()
     assert state["action"] == "shift"
+    # What ShiftTraffic records just before it writes the alias.
+    aws.table.update_item(
+        Key={"pk": "ROLLOUT#rollout-1", "sk": "ROLLOUT"},
+        UpdateExpression="SET writing = :w",
+        ExpressionAttributeValues={":w": {"version": "1", "extra": {"2": 10}}},
+    )
     aws.lambda_.update_alias(
         FunctionName="orders-api",
         Name="live",

@@ -112,7 +112,7 @@ def _start(
     store.refuse_if_busy(
         lock_key(request.function_name, request.alias),
         rollout_id="",
-        still_running=lambda arn: (_execution(sfn, arn) or {}).get("status") == "RUNNING",
+        still_running=lambda arn: execution_alive(sfn, arn),
     )
     name = execution_name(
         request.function_name, request.alias, request.version, short_id or uuid.uuid4().hex[:8]
@@ -134,6 +134,22 @@ def _execution(sfn: Any, arn: str) -> dict[str, Any] | None:
         if any(code in str(error) for code in _NO_SUCH_EXECUTION):
             return None
         raise
+
+
+ENDED_EXECUTION_STATUSES = frozenset({"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"})
+
+
+def execution_alive(sfn: Any, arn: str) -> bool:
+    """Whether the execution may still act: anything but ended, including PENDING_REDRIVE.
+
+    An execution that does not exist is not alive; one that cannot be read (access
+    denied, a network error) is taken as alive, so a live rollout's lock is never taken.
+    """
+    try:
+        execution = _execution(sfn, arn)
+    except RolloutError:
+        return True
+    return execution is not None and str(execution.get("status")) not in ENDED_EXECUTION_STATUSES
 
 
 def describe_rollout(

@@ -166,13 +166,41 @@ class RolloutStore:
                 ConditionExpression="attribute_exists(pk)",
             )
 
+    def end(
+        self, rollout_id: str, now: str, status: str, reason: str, state: dict[str, Any]
+    ) -> bool:
+        """Mark a RUNNING record ended; False when something else ended it first."""
+        try:
+            self._table.update_item(
+                Key=record_key(rollout_id),
+                UpdateExpression=(
+                    "SET #status = :status, reason = :reason, #state = :state,"
+                    " endedAt = :now, updatedAt = :now"
+                ),
+                ConditionExpression="#status = :running",
+                ExpressionAttributeNames={"#status": "status", "#state": "state"},
+                ExpressionAttributeValues={
+                    ":status": status,
+                    ":reason": reason,
+                    ":state": state,
+                    ":now": now,
+                    ":running": RUNNING,
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                with aws_errors():
+                    raise
+            return False
+        return True
+
     def record_step(
         self, rollout_id: str, step: dict[str, Any], state: dict[str, Any], now: str
     ) -> None:
         """Record that step ``step['step']`` went live (once, however often the task runs)."""
         record = self.record(rollout_id) or {}
         taken = [s for s in record.get("stepsTaken", []) if s.get("step") != step["step"]]
-        self.update(rollout_id, now, stepsTaken=[*taken, step], state=state)
+        self.update(rollout_id, now, stepsTaken=[*taken, step], state=state, writing=None)
 
     def record_check(
         self, rollout_id: str, check: dict[str, Any], state: dict[str, Any], now: str

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from rollouts.aliases import Alarms, AliasConfig, InvocationTimeoutError, Lambda
-from rollouts.aws import HOOK_READ_TIMEOUT_SECONDS, aws_errors, client, table
+from rollouts.aws import HOOK_READ_TIMEOUT_SECONDS, client, table
 from rollouts.decision import Action, Health, Progress, decide, describe
 from rollouts.errors import (
     AbortedError,
@@ -22,14 +22,14 @@ from rollouts.errors import (
     HookFailedError,
     NotFoundError,
     PreconditionFailedError,
-    RolloutError,
     RolloutInProgressError,
     ValidationError,
 )
 from rollouts.models import RolloutRequest, parse_request
 from rollouts.notify import Phase, StatusEvents, status_detail
+from rollouts.service import RolloutEndedError, execution_alive
 from rollouts.state import HookNames, PlannedStep, RolloutState, lock_key
-from rollouts.store import DRIFTED, ENDED, ROLLED_BACK, RUNNING, SUCCEEDED, RolloutStore
+from rollouts.store import DRIFTED, ENDED, ROLLED_BACK, SUCCEEDED, RolloutStore
 
 HOOK_EVENTS = ("PreTraffic", "PostTraffic")
 
@@ -49,15 +49,8 @@ class Services:
     sfn: Any = None
 
     def still_running(self, execution_arn: str) -> bool:
-        """Whether the execution is RUNNING (True when it cannot be told: never steal a lock)."""
-        if self.sfn is None:
-            return True
-        try:
-            with aws_errors():
-                answer = self.sfn.describe_execution(executionArn=execution_arn)
-        except RolloutError:
-            return True
-        return str(answer.get("status")) == "RUNNING"
+        """Whether the execution may still act (True when it cannot be told)."""
+        return self.sfn is None or execution_alive(self.sfn, execution_arn)
 
     @classmethod
     def from_environment(cls) -> Services:
@@ -166,7 +159,15 @@ def _resolve(
     stale = services.store.refuse_if_busy(
         lock_key(function.name, request.alias), rollout_id, services.still_running
     )
+    if request.version is not None and not services.lambda_.has_version(
+        function.name, request.version
+    ):
+        problems.append(("version", f"{function.name} has no published version {request.version}"))
+    problems += _missing_alarms_and_hooks(request, services)
+    if problems:
+        raise ValidationError.from_errors(problems)
     if stale is not None:
+        # Fenced: the stale rollout's task may still be running; its late write must fail.
         end_without_promotion(
             str(stale["rolloutId"]),
             None,
@@ -174,11 +175,8 @@ def _resolve(
             "its execution ended without cleaning up; the next rollout did",
             services,
             now,
+            fence=True,
         )
-    if request.version is not None and not services.lambda_.has_version(
-        function.name, request.version
-    ):
-        problems.append(("version", f"{function.name} has no published version {request.version}"))
     baseline = services.lambda_.alias(function.name, request.alias)
     if baseline is not None and baseline.extra:
         problems.append(
@@ -197,6 +195,13 @@ def _resolve(
                 " or use AllAtOnce",
             )
         )
+    if problems:
+        raise ValidationError.from_errors(problems)
+    return function, baseline
+
+
+def _missing_alarms_and_hooks(request: RolloutRequest, services: Services) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
     if request.alarms:
         known = services.alarms.states(request.alarms)
         problems += [
@@ -222,9 +227,7 @@ def _resolve(
                     " (its HookFunctionNamePrefix parameter)",
                 )
             )
-    if problems:
-        raise ValidationError.from_errors(problems)
-    return function, baseline
+    return problems
 
 
 def _decided(
@@ -350,7 +353,7 @@ def shift(state: RolloutState, services: Services, now: datetime) -> RolloutStat
     step = state.steps[index]
     assert state.baseline_version is not None and state.target_version is not None
     wanted = AliasConfig(state.baseline_version, {state.target_version: step.weight})
-    written = _write_alias(state, wanted, services)
+    written = _write_alias(state, wanted, services, now)
     if isinstance(written, str):
         return _drifted(state, written, now)
     state = state.with_(alias_revision_id=written.revision_id)
@@ -384,6 +387,7 @@ def promote(state: RolloutState, services: Services, now: datetime) -> RolloutSt
     if state.first_deploy:
         current = services.lambda_.alias(state.function_name, state.alias)
         if current is None:
+            _mark_writing(state, wanted, services, now)
             written: AliasConfig | str = services.lambda_.create_alias(
                 state.function_name, state.alias, state.target_version
             )
@@ -392,7 +396,7 @@ def promote(state: RolloutState, services: Services, now: datetime) -> RolloutSt
         else:
             written = f"alias {state.alias} was created by someone else ({current.describe()})"
     else:
-        written = _write_alias(state, wanted, services)
+        written = _write_alias(state, wanted, services, now)
     if isinstance(written, str):
         return _drifted(state, written, now)
     summary = (
@@ -404,18 +408,36 @@ def promote(state: RolloutState, services: Services, now: datetime) -> RolloutSt
     state = state.with_(
         alias_revision_id=written.revision_id, action="promoted", wait_seconds=0, summary=summary
     )
-    services.store.update(state.rollout_id, _iso(now), promotedAt=_iso(now), state=state.as_json())
+    services.store.update(
+        state.rollout_id, _iso(now), promotedAt=_iso(now), state=state.as_json(), writing=None
+    )
     services.events.emit(status_detail(Phase.PROMOTED, state, now, reason=summary))
     return state
 
 
-def _write_alias(state: RolloutState, wanted: AliasConfig, services: Services) -> AliasConfig | str:
+def _mark_writing(
+    state: RolloutState, wanted: AliasConfig, services: Services, now: datetime
+) -> None:
+    """Record the routing about to be written, before writing it.
+
+    Should the task stop after its write but before saving the new RevisionId,
+    a rollback knows that routing is the rollout's own (see ``_pending``).
+    """
+    services.store.update(
+        state.rollout_id, _iso(now), writing={"version": wanted.version, "extra": wanted.extra}
+    )
+
+
+def _write_alias(
+    state: RolloutState, wanted: AliasConfig, services: Services, now: datetime
+) -> AliasConfig | str:
     """Write the alias with the RevisionId last seen; a drift description when it is not ours."""
     current, drift = _owned_alias(state, wanted, services)
     if current is None:
         return drift or "alias changed"
     if current.same_routing(wanted):
         return current
+    _mark_writing(state, wanted, services, now)
     try:
         return services.lambda_.route(state.function_name, state.alias, wanted, current.revision_id)
     except PreconditionFailedError:
@@ -474,14 +496,11 @@ def finish(state: RolloutState, services: Services, now: datetime) -> dict[str, 
             if state.steps
             else " all at once"
         )
-    services.store.update(
-        state.rollout_id,
-        _iso(now),
-        status=SUCCEEDED,
-        endedAt=_iso(now),
-        reason=summary,
-        state=state.as_json(),
-    )
+    ended = services.store.end(state.rollout_id, _iso(now), SUCCEEDED, summary, state.as_json())
+    if not ended and (services.store.record(state.rollout_id) or {}).get("status") != SUCCEEDED:
+        raise RolloutEndedError(
+            f"rollout {state.rollout_id} was ended by a cleanup before it could finish"
+        )
     services.store.release(state.lock_key, state.rollout_id)
     services.events.emit(status_detail(Phase.SUCCEEDED, state, now, reason=summary))
     return {
@@ -507,13 +526,17 @@ def end_without_promotion(
     services: Services,
     now: datetime,
     drift_reported: bool = False,
+    fence: bool = False,
 ) -> dict[str, Any]:
     """End a rollout that will not be promoted: restore the baseline unless the alias drifted.
 
     Safe to run again, and after the execution itself is gone (the release
-    function calls it when an execution was stopped, failed or timed out).
-    A rollout already recorded SUCCEEDED (only its bookkeeping failed after) is
-    left promoted. Returns ``{"drifted": bool, "status": ..., "cause": sentence}``.
+    function, and the next rollout finding a stale lock, call it). A rollout
+    whose record has already ended keeps that ending and is not restored again;
+    one recorded SUCCEEDED (only its bookkeeping failed after) stays promoted.
+    ``fence``: also renew the alias's RevisionId when it is already back on the
+    baseline, so a late write from a task still running for this rollout fails.
+    Returns ``{"drifted": bool, "status": ..., "cause": sentence}``.
     """
     record = services.store.record(rollout_id)
     if state is None and record is not None:
@@ -529,18 +552,22 @@ def end_without_promotion(
             "status": ROLLED_BACK,
             "cause": f"The rollout failed before it changed anything: {why}",
         }
-    if record is not None and record.get("status") == SUCCEEDED:
+    if record is not None and record.get("status") in ENDED:
         services.store.release(state.lock_key, rollout_id)
-        return {
-            "drifted": False,
-            "status": SUCCEEDED,
-            "cause": f"{record.get('reason') or state.summary} (then: {why})",
-        }
+        status = str(record["status"])
+        cause = str(record.get("reason") or state.summary)
+        if status == SUCCEEDED:
+            cause = f"{cause} (then: {why})"
+        return {"drifted": status == DRIFTED, "status": status, "cause": cause}
 
-    drift = why if drift_reported else None
+    holder = services.store.lock_holder(state.lock_key)
+    if holder is not None and holder.get("rolloutId") != rollout_id:
+        drift: str | None = f"rollout {holder.get('rolloutId')} now holds alias {state.alias}"
+    else:
+        drift = why if drift_reported else None
     restored = ""
     if drift is None:
-        drift, restored = _restore(state, services)
+        drift, restored = _restore(state, services, record or {}, fence)
     if drift is not None:
         status = DRIFTED
         cause = (
@@ -548,33 +575,30 @@ def end_without_promotion(
         )
     else:
         status, cause = ROLLED_BACK, f"Rolled back {state.subject}{restored}: {why.rstrip('.')}."
-    if record is not None and record.get("status") == RUNNING:
-        services.store.update(
-            rollout_id,
-            _iso(now),
-            status=status,
-            endedAt=_iso(now),
-            reason=cause,
-            state=state.as_json(),
-        )
+    if record is not None and services.store.end(
+        rollout_id, _iso(now), status, cause, state.as_json()
+    ):
         phase = Phase.DRIFTED if status == DRIFTED else Phase.ROLLED_BACK
         services.events.emit(status_detail(phase, state, now, reason=cause))
     services.store.release(state.lock_key, rollout_id)
     return {"drifted": drift is not None, "cause": cause, "status": status}
 
 
-def _restore(state: RolloutState, services: Services) -> tuple[str | None, str]:
+def _restore(
+    state: RolloutState, services: Services, record: dict[str, Any], fence: bool
+) -> tuple[str | None, str]:
     """Put the alias back as it was before the rollout. Returns (drift, what was done)."""
     current = services.lambda_.alias(state.function_name, state.alias)
     if current is None:
         if state.first_deploy:
             return None, " (the alias was never created)"
         return f"alias {state.alias} was deleted", ""
-    if not state.first_deploy:
-        assert state.baseline_version is not None
-        if current.same_routing(AliasConfig(state.baseline_version)):
-            return None, f" to version {state.baseline_version}"
-    if not _ours(state, current):
+    at_baseline = not state.first_deploy and current.same_routing(
+        AliasConfig(str(state.baseline_version))
+    )
+    if at_baseline and not fence:
+        return None, f" to version {state.baseline_version}"
+    if not at_baseline and not _ours(state, current, record):
         return (
             f"alias {state.alias} now routes {current.describe()}, not as this rollout left it",
             "",
@@ -582,8 +606,7 @@ def _restore(state: RolloutState, services: Services) -> tuple[str | None, str]:
     if state.first_deploy:
         services.lambda_.delete_alias(state.function_name, state.alias)
         return None, " by deleting the alias this first deploy created"
-    assert state.baseline_version is not None
-    baseline = AliasConfig(state.baseline_version)
+    baseline = AliasConfig(str(state.baseline_version))
     try:
         services.lambda_.route(state.function_name, state.alias, baseline, current.revision_id)
     except PreconditionFailedError:
@@ -591,27 +614,22 @@ def _restore(state: RolloutState, services: Services) -> tuple[str | None, str]:
     return None, f" to version {state.baseline_version}"
 
 
-def _pending(state: RolloutState) -> AliasConfig | None:
-    """The routing the rollout was writing when it stopped, from its last decision.
+def _pending(record: dict[str, Any]) -> AliasConfig | None:
+    """The routing a task recorded it was about to write, and never saved as written.
 
-    A task that wrote the alias and then failed (or was stopped) before saving
-    the new RevisionId left exactly this routing: it is the rollout's own.
+    That task wrote it and then failed, or was stopped, before saving the new
+    RevisionId: the routing is the rollout's own.
     """
-    if state.target_version is None:
+    writing = record.get("writing")
+    if not isinstance(writing, dict) or "version" not in writing:
         return None
-    if state.action == Action.PROMOTE:
-        return AliasConfig(state.target_version)
-    next_step = state.step_index + 1
-    if state.action == Action.SHIFT and state.baseline_version and next_step < len(state.steps):
-        return AliasConfig(
-            state.baseline_version, {state.target_version: state.steps[next_step].weight}
-        )
-    return None
+    extra = {str(v): int(w) for v, w in (writing.get("extra") or {}).items()}
+    return AliasConfig(str(writing["version"]), extra)
 
 
-def _ours(state: RolloutState, current: AliasConfig) -> bool:
+def _ours(state: RolloutState, current: AliasConfig, record: dict[str, Any]) -> bool:
     """Whether the alias is as this rollout last wrote it, or as it was writing it."""
-    pending = _pending(state)
+    pending = _pending(record)
     return current.revision_id == state.alias_revision_id or (
         pending is not None and current.same_routing(pending)
     )
