@@ -15,6 +15,7 @@ from rollouts.errors import (
     RolloutError,
     RolloutInProgressError,
     ThrottlingError,
+    TransientError,
     ValidationError,
     from_client_error,
 )
@@ -96,6 +97,8 @@ def test_plain_errors_are_rollout_errors(cls: type[RolloutError]) -> None:
         pytest.param("ResourceNotFoundException", NotFoundError, id="not-found"),
         pytest.param("AccessDeniedException", AccessDeniedError, id="access-denied"),
         pytest.param("AccessDenied", AccessDeniedError, id="access-denied-sts-style"),
+        pytest.param("ServiceException", TransientError, id="lambda-service-exception"),
+        pytest.param("InternalServerError", TransientError, id="internal-server-error"),
         pytest.param("InvalidParameterValueException", AwsServiceError, id="other-code"),
     ],
 )
@@ -118,3 +121,23 @@ def test_from_client_error_without_details() -> None:
 
     assert type(error) is AwsServiceError
     assert str(error) == "Unknown: no message (GetAlias)"
+
+
+def test_any_http_5xx_answer_is_transient() -> None:
+    error = ClientError(
+        {
+            "Error": {"Code": "SomethingNew", "Message": "oops"},
+            "ResponseMetadata": {"HTTPStatusCode": 503},
+        },
+        "UpdateAlias",
+    )
+    assert isinstance(from_client_error(error), TransientError)
+
+
+def test_an_unreachable_endpoint_is_transient() -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    from rollouts.aws import aws_errors
+
+    with pytest.raises(TransientError, match="EndpointConnectionError"), aws_errors():
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")

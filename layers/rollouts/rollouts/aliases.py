@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ReadTimeoutError
+from botocore.exceptions import ClientError, ReadTimeoutError
 
 from rollouts.aws import aws_errors
-from rollouts.errors import NotFoundError, RolloutError
+from rollouts.errors import NotFoundError, RolloutError, from_client_error
 
 
 class InvocationTimeoutError(RolloutError):
@@ -141,12 +141,13 @@ class Lambda:
         Raises InvocationTimeoutError when no answer came within the client's read timeout.
         """
         try:
-            with aws_errors():
-                answer = self._client.invoke(
-                    FunctionName=function_name, InvocationType="RequestResponse", Payload=payload
-                )
+            answer = self._client.invoke(
+                FunctionName=function_name, InvocationType="RequestResponse", Payload=payload
+            )
         except ReadTimeoutError as error:
             raise InvocationTimeoutError(f"{function_name} did not answer in time") from error
+        except ClientError as error:
+            raise from_client_error(error) from error
         return answer["Payload"].read(), answer.get("FunctionError")
 
 

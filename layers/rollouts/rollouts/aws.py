@@ -16,9 +16,9 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
-from rollouts.errors import from_client_error
+from rollouts.errors import TransientError, from_client_error
 
 # In a task, Step Functions owns retries (with back-off, visible in the execution
 # history), so each SDK call is made once. The ways in (API, EventBridge starter,
@@ -32,6 +32,9 @@ _CONFIGS = {
 # Hooks may run for up to 15 minutes; RunHook's own limit is 900 s, so its client
 # gives up first and the failure names the hook instead of the task's timeout.
 HOOK_READ_TIMEOUT_SECONDS = 870
+# Shorter than the tasks' 30 s function timeout: a hung call fails as a retried
+# TransientError, not as a task timeout.
+TASK_READ_TIMEOUT_SECONDS = 20
 
 _cache: dict[tuple[str, ...], Any] = {}
 _lock = threading.Lock()
@@ -47,7 +50,7 @@ def client(
     session: boto3.Session | None = None,
     *,
     retries: str = TASK,
-    read_timeout: int = 60,
+    read_timeout: int = TASK_READ_TIMEOUT_SECONDS,
 ) -> Any:
     """A boto3 client for ``service``; the same one again for the same region and endpoint.
 
@@ -87,3 +90,5 @@ def aws_errors() -> Iterator[None]:
         yield
     except ClientError as error:
         raise from_client_error(error) from error
+    except (ConnectionError, HTTPClientError) as error:  # unreachable, timed out, reset
+        raise TransientError(f"{type(error).__name__}: {error}") from error

@@ -116,6 +116,10 @@ class PreconditionFailedError(AwsError):
     """A conditional write lost: the ``RevisionId`` passed is no longer current."""
 
 
+class TransientError(AwsError):
+    """AWS failed on its side (HTTP 5xx) or could not be reached: the state machine retries."""
+
+
 class AwsServiceError(AwsError):
     """Any other AWS error."""
 
@@ -129,6 +133,9 @@ _THROTTLING_CODES = frozenset(
         "RequestLimitExceeded",
         "ProvisionedThroughputExceededException",
     }
+)
+_TRANSIENT_CODES = frozenset(
+    {"ServiceException", "InternalServerError", "InternalFailure", "ServiceUnavailable"}
 )
 # moto answers a duplicate CreateAlias with ConflictException; AWS with ResourceConflictException.
 _CONFLICT_CODES = frozenset({"ResourceConflictException", "ConflictException"})
@@ -145,6 +152,7 @@ def from_client_error(error: ClientError) -> RolloutError:
     message = str(details.get("Message") or "no message")
     operation = str(getattr(error, "operation_name", "") or "unknown operation")
     text = f"{code}: {message} ({operation})"
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
     if code in _THROTTLING_CODES:
         return ThrottlingError(text, code=code, operation=operation)
     if code in _CONFLICT_CODES:
@@ -155,4 +163,6 @@ def from_client_error(error: ClientError) -> RolloutError:
         return AccessDeniedError(text, code=code, operation=operation)
     if code == "ResourceNotFoundException":
         return NotFoundError(text)
+    if status >= 500 or code in _TRANSIENT_CODES:
+        return TransientError(text, code=code, operation=operation)
     return AwsServiceError(text, code=code, operation=operation)
