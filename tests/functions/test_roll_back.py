@@ -279,3 +279,37 @@ def test_a_rollout_recorded_succeeded_stays_promoted(aws, tasks):
     assert outcome["status"] == "SUCCEEDED"
     assert aws.routing() == ("2", {})
     assert aws.record("rollout-1")["status"] == "SUCCEEDED"
+
+
+def test_an_alias_created_by_someone_else_during_a_failing_hook_is_left_alone(aws, tasks):
+    # First deploy: while the PreTraffic hook runs (and then fails), another tool
+    # creates the alias on the target. The rollout never wrote it: hands off.
+    aws.function(versions=1)
+    state = tasks.prepare(version="1")
+    aws.create_alias("1")
+    failure = tasks.failure("HookFailedError", "PreTraffic hook orders-api-pre failed: no")
+
+    outcome = tasks.roll_back(execution_state(tasks, state, failure=failure))
+
+    assert outcome["status"] == "DRIFTED"
+    assert aws.routing() == ("1", {})
+    assert aws.lock() is None
+
+
+def test_a_cleanup_of_an_ended_rollout_does_not_restore_again(aws, tasks):
+    # A redriven or late cleanup of a rollout that already ended keeps its ending.
+    aws.function(versions=2)
+    aws.create_alias("1")
+    baking = tasks.shift(tasks.prepare())
+    tasks.roll_back(execution_state(tasks, baking, failure=tasks.failure("X", "first end")))
+    assert aws.routing() == ("1", {})
+    aws.lambda_.update_alias(
+        FunctionName="orders-api",
+        Name="live",
+        RoutingConfig={"AdditionalVersionWeights": {"2": 0.1}},
+    )  # a later rollout (or a person) shifts it again
+
+    outcome = tasks.roll_back(execution_state(tasks, baking, failure=tasks.failure("X", "again")))
+
+    assert outcome["status"] == "ROLLED_BACK"
+    assert aws.routing() == ("1", {"2": 0.1})
