@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from rollouts.errors import AwsServiceError
+from rollouts.errors import TransientError
 from rollouts.notify import StatusEvents
 from rollouts.store import RolloutStore
 from rollouts_cli.local.runtime import LambdaContext
@@ -306,7 +306,7 @@ def test_a_bad_tag_is_refused_and_announced(app: ModuleType, edge: Edge) -> None
 def test_an_aws_failure_raises_so_eventbridge_retries(app: ModuleType, edge: Edge) -> None:
     edge.lambda_.fail_with = "ServiceException"
 
-    with pytest.raises(AwsServiceError, match="ServiceException"):
+    with pytest.raises(TransientError, match="ServiceException"):
         handle(app, sample("cloudtrail-update-function-code.json"))
 
 

@@ -36,6 +36,7 @@ import botocore.loaders
 import botocore.session
 import pytest
 from moto import mock_aws
+from moto.core.config import default_user_config
 
 import rollouts.aws
 from rollouts.aliases import Lambda
@@ -298,6 +299,9 @@ def aws(
 ) -> Iterator[Aws]:
     """A fresh moto account with the rollout table, seen by the handlers and by the test."""
     monkeypatch.setattr(botocore.session, "create_loader", lambda *_: shared_loader)
+    # Plain moto here: executions stay RUNNING (the local engine, when it ran earlier
+    # in this process, turned on running them).
+    monkeypatch.setitem(default_user_config["stepfunctions"], "execute_state_machine", False)
     # Clients are cached per (service, region, endpoint): start each test with none.
     rollouts.aws._cache.clear()
     with mock_aws():
@@ -322,9 +326,7 @@ def running_execution(rollout_id: str) -> str:
     if not any(m["stateMachineArn"] == machine for m in sfn.list_state_machines()["stateMachines"]):
         sfn.create_state_machine(
             name="rollout",
-            definition=json.dumps(
-                {"StartAt": "Wait", "States": {"Wait": {"Type": "Pass", "End": True}}}
-            ),
+            definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/rollout",
         )
     arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:rollout:{rollout_id}"
