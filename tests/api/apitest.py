@@ -24,6 +24,7 @@ import pytest
 from rollouts.state import lock_key
 from rollouts.store import RolloutStore
 from rollouts_cli.local.pytest_plugin import create_rollout_table
+from rollouts_cli.local.runtime import LambdaContext
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events" / "api"
@@ -70,20 +71,16 @@ def api_module() -> ModuleType:
     return _module[0]
 
 
-@dataclass
-class FakeContext:
-    """The parts of the Lambda context object Powertools reads."""
-
-    function_name: str = "lambda-rollouts-api"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:lambda-rollouts-api"
-    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
-    function_version: str = "$LATEST"
-    log_group_name: str = "/aws/lambda/lambda-rollouts-api"
-    log_stream_name: str = "2026/01/01/[$LATEST]0"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+def lambda_context() -> LambdaContext:
+    """The Lambda context the engine's runtime hands a handler, here for ``lambda-rollouts-api``."""
+    return LambdaContext(
+        function_name="lambda-rollouts-api",
+        function_version="$LATEST",
+        invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:lambda-rollouts-api",
+        memory_limit_in_mb=256,
+        timeout_seconds=30,
+        log_group_name="/aws/lambda/lambda-rollouts-api",
+    )
 
 
 def sample(name: str) -> dict[str, Any]:
@@ -150,7 +147,7 @@ class Api:
 
     sfn: Any
     table: Any
-    context: FakeContext
+    context: LambdaContext
 
     @property
     def store(self) -> RolloutStore:

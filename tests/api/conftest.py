@@ -19,8 +19,8 @@ from apitest import (
     REGION,
     STATE_MACHINE,
     Api,
-    FakeContext,
     create_table,
+    lambda_context,
 )
 from moto import mock_aws
 
@@ -51,5 +51,5 @@ def api(monkeypatch: pytest.MonkeyPatch, shared_loader: botocore.loaders.Loader)
             definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/lambda-rollouts-state-machine",
         )
-        yield Api(sfn=sfn, table=table, context=FakeContext())
+        yield Api(sfn=sfn, table=table, context=lambda_context())
     rollouts.aws._cache.clear()

@@ -41,6 +41,7 @@ from moto.core.config import default_user_config
 import rollouts.aws
 from rollouts.aliases import Lambda
 from rollouts_cli.local.pytest_plugin import create_rollout_table
+from rollouts_cli.local.runtime import LambdaContext
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
@@ -80,20 +81,16 @@ def handler_module(task: str) -> ModuleType:
     return _modules[name]
 
 
-@dataclass
-class FakeContext:
-    """The parts of the Lambda context object Powertools reads."""
-
-    function_name: str = "lambda-rollouts-task"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:lambda-rollouts-task"
-    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
-    function_version: str = "$LATEST"
-    log_group_name: str = "/aws/lambda/lambda-rollouts-task"
-    log_stream_name: str = "2026/01/01/[$LATEST]0"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+def lambda_context() -> LambdaContext:
+    """The Lambda context the engine's runtime hands a handler (``lambda-rollouts-task``)."""
+    return LambdaContext(
+        function_name="lambda-rollouts-task",
+        function_version="$LATEST",
+        invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:lambda-rollouts-task",
+        memory_limit_in_mb=256,
+        timeout_seconds=60,
+        log_group_name="/aws/lambda/lambda-rollouts-task",
+    )
 
 
 def zipped(source: str) -> bytes:
@@ -344,8 +341,8 @@ def handler(environment: None) -> Callable[[str], ModuleType]:
 
 
 @pytest.fixture
-def context() -> FakeContext:
-    return FakeContext()
+def context() -> LambdaContext:
+    return lambda_context()
 
 
 class Tasks:
@@ -362,7 +359,7 @@ class Tasks:
     alias_key = f"{FUNCTION}:{ALIAS}"
     started_at = STARTED_AT
 
-    def __init__(self, context: FakeContext) -> None:
+    def __init__(self, context: LambdaContext) -> None:
         self.context = context
 
     def run(self, task: str, event: Any) -> Any:
@@ -440,7 +437,7 @@ class Tasks:
 
 
 @pytest.fixture
-def tasks(aws: Aws, context: FakeContext) -> Tasks:
+def tasks(aws: Aws, context: LambdaContext) -> Tasks:
     return Tasks(context)
 
 
