@@ -65,6 +65,21 @@ def wait_until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
     eventually(condition, "the condition", timeout)
 
 
+def start_at_first_step(rollouts: Rollouts, target: Target, strategy: str, **request: Any) -> str:
+    """Start a rollout of ``target`` to version 2 and wait until its first step (10%) is live."""
+    arn = rollouts.start(
+        {
+            "functionName": target.name,
+            "alias": "live",
+            "version": "2",
+            "strategy": strategy,
+            **request,
+        }
+    )
+    wait_until(lambda: target.alias() == ("1", {"2": 0.1}))
+    return arn
+
+
 def alarm(engine: LocalEngine, name: str) -> str:
     engine.client("cloudwatch").put_metric_alarm(
         AlarmName=name,
@@ -345,17 +360,9 @@ def test_alarm_entering_alarm_mid_bake_rolls_back_at_the_next_check(
     name = alarm(local_engine, unique_name("orders-errors"))
     time_scale(0.01)  # a 60 s check interval lasts 0.6 s
 
-    arn = rollouts.start(
-        {
-            "functionName": target.name,
-            "alias": "live",
-            "version": "2",
-            "strategy": "Canary10Percent30Minutes",
-            "alarms": [name],
-            "checkIntervalSeconds": 60,
-        }
+    arn = start_at_first_step(
+        rollouts, target, "Canary10Percent30Minutes", alarms=[name], checkIntervalSeconds=60
     )
-    wait_until(lambda: target.alias() == ("1", {"2": 0.1}))
     local_engine.client("cloudwatch").set_alarm_state(
         AlarmName=name, StateValue="ALARM", StateReason="errors on version 2"
     )
@@ -387,15 +394,7 @@ def test_second_rollout_on_a_busy_alias_is_refused_and_the_first_goes_on(
     publish(target.lam, target.name, "def handler(e, c):\n    return 3\n")
     time_scale(0.01)
 
-    first = rollouts.start(
-        {
-            "functionName": target.name,
-            "alias": "live",
-            "version": "2",
-            "strategy": "Canary10Percent5Minutes",
-        }
-    )
-    wait_until(lambda: target.alias() == ("1", {"2": 0.1}))
+    first = start_at_first_step(rollouts, target, "Canary10Percent5Minutes")
     second = rollouts.run(
         {"functionName": target.name, "alias": "live", "version": "3", "strategy": "AllAtOnce"}
     )
@@ -420,15 +419,7 @@ def test_alias_changed_by_hand_mid_rollout_stops_on_drift_and_keeps_the_change(
     publish(target.lam, target.name, "def handler(e, c):\n    return 3\n")
     time_scale(0.01)
 
-    arn = rollouts.start(
-        {
-            "functionName": target.name,
-            "alias": "live",
-            "version": "2",
-            "strategy": "Canary10Percent30Minutes",
-        }
-    )
-    wait_until(lambda: target.alias() == ("1", {"2": 0.1}))
+    arn = start_at_first_step(rollouts, target, "Canary10Percent30Minutes")
     # An engineer points the alias at a hotfix by hand.
     target.lam.update_alias(
         FunctionName=target.name,
@@ -576,15 +567,7 @@ def test_stopped_execution_is_cleaned_up_by_the_release_rule(
 ) -> None:
     target = Target(local_engine, unique_name("orders"))
     time_scale(0.01)
-    arn = rollouts.start(
-        {
-            "functionName": target.name,
-            "alias": "live",
-            "version": "2",
-            "strategy": "Canary10Percent30Minutes",
-        }
-    )
-    wait_until(lambda: target.alias() == ("1", {"2": 0.1}))
+    arn = start_at_first_step(rollouts, target, "Canary10Percent30Minutes")
 
     local_engine.client("stepfunctions").stop_execution(
         executionArn=arn, error="Operator", cause="stopped from the console"
@@ -733,15 +716,7 @@ def test_a_lock_left_by_an_ended_execution_is_cleaned_up_by_the_next_rollout(
     ]
     assert len(release_rules) == 1
     time_scale(0.01)
-    first = rollouts.start(
-        {
-            "functionName": target.name,
-            "alias": "live",
-            "version": "2",
-            "strategy": "Canary10Percent30Minutes",
-        }
-    )
-    wait_until(lambda: target.alias() == ("1", {"2": 0.1}))
+    first = start_at_first_step(rollouts, target, "Canary10Percent30Minutes")
     # The cleanup after a stop never arrives (its event was lost).
     events.disable_rule(Name=release_rules[0])
     try:
