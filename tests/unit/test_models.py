@@ -23,7 +23,7 @@ MINIMAL: dict[str, Any] = {
     "strategy": "AllAtOnce",
 }
 ARN = "arn:aws:lambda:eu-west-1:123456789012:function:orders-api"
-FIELDS = "functionName, alias, version, strategy, alarms, hooks, checkIntervalSeconds"
+FIELDS = "functionName, alias, version, codeSha256, strategy, alarms, hooks, checkIntervalSeconds"
 FUNCTION_FORMS = (
     "a function name (1-64 letters, digits, - or _) "
     "or an ARN arn:aws:lambda:<region>:<account>:function:<name>"
@@ -213,7 +213,7 @@ def test_refused_payloads(payload: object, errors: list[tuple[str, str]]) -> Non
         pytest.param({"functionName": 7}, "functionName", f"must be {FUNCTION_FORMS}, not 7",
                      id="function-int"),
         pytest.param({"functionName": "a" * 65}, "functionName",
-                     f"must be {FUNCTION_FORMS}, not {'a' * 65!r}", id="function-too-long"),
+                     f"must be {FUNCTION_FORMS}, not {'a' * 40 + '…'!r}", id="function-too-long"),
         pytest.param({"functionName": "orders api"}, "functionName",
                      f"must be {FUNCTION_FORMS}, not 'orders api'", id="function-space"),
         pytest.param({"functionName": "orders-api:7"}, "functionName",
@@ -231,7 +231,7 @@ def test_refused_payloads(payload: object, errors: list[tuple[str, str]]) -> Non
                      id="function-arn-not-lambda"),
         pytest.param({"alias": ""}, "alias", f"{ALIAS_RULE} ''", id="alias-empty"),
         pytest.param({"alias": "7"}, "alias", f"{ALIAS_RULE} '7'", id="alias-only-digits"),
-        pytest.param({"alias": "a" * 129}, "alias", f"{ALIAS_RULE} {'a' * 129!r}",
+        pytest.param({"alias": "a" * 129}, "alias", f"{ALIAS_RULE} {'a' * 40 + '…'!r}",
                      id="alias-too-long"),
         pytest.param({"alias": "live!"}, "alias", f"{ALIAS_RULE} 'live!'", id="alias-bad-char"),
         pytest.param({"alias": "$LATEST"}, "alias", f"{ALIAS_RULE} '$LATEST'",
@@ -355,3 +355,192 @@ def test_request_to_dict_round_trips(payload: dict[str, Any]) -> None:
 
     assert request_to_dict(request) == payload
     assert parse_request(request_to_dict(request)) == request
+
+
+# -- codeSha256 -------------------------------------------------------------------------
+SHA = "3Uq0pK8yZr3nW1v9mX2cT7bE6hJ4sL5dA0fG8kQ1wYo="  # the CloudTrail sample's CodeSha256
+SHA_RULE = (
+    "must be the code's SHA-256 as Lambda reports it in CodeSha256 "
+    "(base64 of 32 bytes: 44 characters ending in =), not"
+)
+
+
+def test_code_sha256_pins_the_code_to_publish() -> None:
+    request = parse_request(with_(codeSha256=SHA))
+
+    assert (request.code_sha256, request.version) == (SHA, None)
+    assert request_to_dict(request) == {**MINIMAL, "alarms": [], "codeSha256": SHA}
+    assert parse_request(request_to_dict(request)) == request
+
+
+def test_code_sha256_is_optional() -> None:
+    assert parse_request(MINIMAL).code_sha256 is None
+    assert "codeSha256" not in request_to_dict(parse_request(MINIMAL))
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        pytest.param(SHA[:-1], repr(SHA[:-1]), id="no-padding"),
+        pytest.param(SHA[:-2] + "==", repr(SHA[:-2] + "=="), id="31-bytes"),
+        pytest.param("A" * 43 + "=" + "AAAA", repr("A" * 43 + "=AAAA"), id="too-long"),
+        pytest.param(SHA.replace("+", "-").replace("3", "_"), repr(SHA.replace("3", "_")),
+                     id="url-safe-alphabet"),
+        pytest.param(SHA[:-2] + "p=", repr(SHA[:-2] + "p="), id="not-canonical"),
+        pytest.param(" " + SHA[1:], repr(" " + SHA[1:]), id="space"),
+        pytest.param("", "''", id="empty"),
+        pytest.param(32, "32", id="number"),
+        pytest.param([SHA], "a list", id="list"),
+        pytest.param("a" * 100_000, repr("a" * 64 + "…"), id="100-kb"),  # a digest and more
+    ],
+)  # fmt: skip
+def test_a_bad_code_sha256_is_refused_naming_it(value: object, shown: str) -> None:
+    assert refused(with_(codeSha256=value)) == (("codeSha256", f"{SHA_RULE} {shown}"),)
+
+
+def test_code_sha256_with_a_version_is_refused_naming_code_sha256() -> None:
+    assert refused(with_(version="7", codeSha256=SHA)) == (
+        (
+            "codeSha256",
+            "applies only when publishing $LATEST: give version or codeSha256, not both",
+        ),
+    )
+
+
+# -- any input is refused briefly ------------------------------------------------------
+HUGE = "z" * 100_000
+
+
+def refusal(payload: object) -> ValidationError:
+    with pytest.raises(ValidationError) as caught:
+        parse_request(payload)
+    assert len(str(caught.value)) <= 4_000
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        pytest.param({"functionName": HUGE}, "functionName", id="functionName"),
+        pytest.param({"alias": HUGE}, "alias", id="alias"),
+        pytest.param({"version": HUGE}, "version", id="version"),
+        pytest.param({"codeSha256": HUGE}, "codeSha256", id="codeSha256"),
+        pytest.param({"strategy": HUGE}, "strategy", id="strategy"),
+        pytest.param({"alarms": [HUGE]}, "alarms[0]", id="alarm"),
+        pytest.param({"hooks": {"preTraffic": HUGE}}, "hooks.preTraffic", id="hook"),
+        pytest.param({"checkIntervalSeconds": HUGE}, "checkIntervalSeconds", id="interval"),
+        pytest.param({"strategy": {"steps": [{"weight": HUGE, "bakeSeconds": 1}]}},
+                     "strategy.steps[0].weight", id="step-weight"),
+        pytest.param({"strategy": {"steps": [{"weight": 5, "bakeSeconds": HUGE}]}},
+                     "strategy.steps[0].bakeSeconds", id="step-bake"),
+    ],
+)  # fmt: skip
+def test_a_100_kb_string_in_any_field_is_quoted_by_its_first_40_characters(
+    changes: dict[str, Any], field: str
+) -> None:
+    error = refusal(with_(**changes))
+    shown = 64 if field == "codeSha256" else 40  # a digest is quoted whole, and a little more
+
+    assert error.field == field
+    assert len(str(error)) < 1_000
+    assert "z" * (shown + 1) not in str(error)
+    if field != "alarms[0]":  # an over-long alarm name is refused by its length alone
+        assert repr("z" * shown + "…") in error.message
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        pytest.param(with_(**{HUGE: 1}), "z" * 40 + "…", id="unknown-key"),
+        pytest.param(with_(hooks={HUGE: "pre"}), "hooks." + "z" * 40 + "…", id="hook-key"),
+        pytest.param(with_(strategy={HUGE: 1}), "strategy." + "z" * 40 + "…",
+                     id="strategy-key"),
+        pytest.param(with_(strategy={"steps": [{"weight": 5, "bakeSeconds": 1, HUGE: 1}]}),
+                     "strategy.steps[0]." + "z" * 40 + "…", id="step-key"),
+    ],
+)  # fmt: skip
+def test_a_100_kb_key_is_named_by_its_first_40_characters(payload: object, field: str) -> None:
+    assert refusal(payload).field == field
+
+
+def test_ten_thousand_unknown_keys_name_ten_and_count_the_rest() -> None:
+    error = refusal(with_(**{f"extra{i}": i for i in range(10_000)}))
+
+    assert [field for field, _ in error.errors] == [f"extra{i}" for i in range(len(error.errors))]
+    assert error.omitted == 10_000 - len(error.errors)
+    assert str(error).endswith(f"…and {error.omitted:,} more")
+
+
+def test_ten_thousand_bad_steps_are_counted_not_listed() -> None:
+    error = refusal(with_(strategy={"steps": [{"weight": 0, "bakeSeconds": -1}] * 10_000}))
+
+    assert error.field == "strategy.steps[0].weight"
+    assert error.omitted == 20_000 - len(error.errors)
+
+
+def nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth):
+        value = [value, {"a": value}]  # shared, so cheap to build
+    return value
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        pytest.param({"functionName": nested(10_000)}, "functionName", id="functionName"),
+        pytest.param({"strategy": nested(10_000)}, "strategy", id="strategy"),
+        pytest.param({"strategy": {"steps": nested(10_000)}}, "strategy.steps[0]", id="steps"),
+        pytest.param({"alarms": nested(10_000)}, "alarms[0]", id="alarms"),
+        pytest.param({"hooks": nested(10_000)}, "hooks", id="hooks"),
+        pytest.param({"hooks": {"preTraffic": nested(10_000)}}, "hooks.preTraffic", id="hook"),
+        pytest.param({"deep": nested(10_000)}, "deep", id="unknown-field"),
+    ],
+)
+def test_deep_nesting_is_refused_naming_the_field(changes: dict[str, Any], field: str) -> None:
+    assert refusal(with_(**changes)).field == field
+
+
+def test_a_deeply_nested_payload_is_refused() -> None:
+    assert refusal(nested(10_000)).field == "input"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        pytest.param({"version": 10**5000}, "version", id="version"),
+        pytest.param({"version": "1" * 20}, "version", id="version-20-digits"),
+        pytest.param({"checkIntervalSeconds": -(10**5000)}, "checkIntervalSeconds",
+                     id="interval"),
+        pytest.param({"strategy": {"steps": [{"weight": 10**5000, "bakeSeconds": 1}]}},
+                     "strategy", id="weight-over-4300-digits"),
+        pytest.param({"strategy": {"steps": [{"weight": 5, "bakeSeconds": 10**4000}]}},
+                     "strategy", id="bake-of-4000-digits"),
+        pytest.param({"strategy": "Canary10Percent" + "9" * 4_000 + "Minutes"}, "strategy",
+                     id="strategy-name-of-4000-digits"),
+    ],
+)  # fmt: skip
+def test_huge_numbers_are_refused_without_printing_them(
+    changes: dict[str, Any], field: str
+) -> None:
+    error = refusal(with_(**changes))
+
+    assert error.field == field
+    assert "9" * 31 not in str(error) and "0" * 31 not in str(error)
+    assert len(str(error)) < 1_000
+
+
+def test_a_version_of_19_digits_is_still_a_version() -> None:
+    assert parse_request(with_(version="9" * 19)).version == "9" * 19
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        pytest.param(with_(**{"": 1}), '[""]', id="empty-key"),
+        pytest.param(with_(**{"a.b": 1}), '["a.b"]', id="dotted-key"),
+        pytest.param(with_(hooks={"pre traffic": "x"}), 'hooks["pre traffic"]', id="spaced-key"),
+    ],
+)
+def test_a_key_that_a_path_cannot_show_plainly_is_quoted(payload: object, field: str) -> None:
+    assert refusal(payload).field == field
