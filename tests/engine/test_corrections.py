@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from rollouts_cli.local import samples
 from rollouts_cli.local.engine import LocalEngine
+from rollouts_cli.local.faults import STATES, FaultKind, FaultPoint, Faults
 
 from .conftest import STATES_ROLE, TERMINAL, eventually
 
@@ -630,3 +631,68 @@ def test_a_disabled_rule_delivers_nothing(local_engine: Any, unique_name: Any) -
     finally:
         events.remove_targets(Rule=rule, Ids=["queue"])
         events.delete_rule(Name=rule)
+
+
+# --- lambda_task_service_errors -----------------------------------------------------------
+
+# What Step Functions names a failed Invoke of a task's function: Lambda.<code> for a
+# Lambda service error, Lambda.SdkClientException when its own client gets no answer.
+INVOKE_FAILURES = [
+    pytest.param(kind, resource, error, ran, id=f"{resource}-{kind}")
+    for resource in ("function-arn", "lambda-invoke")
+    for kind, error, ran in (
+        (FaultKind.THROTTLE, "Lambda.TooManyRequestsException", False),
+        (FaultKind.SERVER_ERROR, "Lambda.ServiceException", False),
+        (FaultKind.READ_TIMEOUT, "Lambda.SdkClientException", False),
+        (FaultKind.CONNECTION_RESET, "Lambda.SdkClientException", False),
+        (FaultKind.ANSWER_LOST, "Lambda.SdkClientException", True),
+    )
+]
+
+
+@pytest.mark.parametrize(("kind", "resource", "error", "ran"), INVOKE_FAILURES)
+def test_a_failed_invoke_of_a_tasks_function_reaches_the_asl_by_its_aws_name(
+    faults: Faults,
+    sfn: Any,
+    dynamodb: Any,
+    lambda_client: Any,
+    make_function: Callable[..., str],
+    make_table: Callable[[], str],
+    make_state_machine: Callable[[Any], str],
+    finished: Callable[..., Any],
+    kind: FaultKind,
+    resource: str,
+    error: str,
+    ran: bool,
+) -> None:
+    table = make_table()
+    name = make_function(SINK_SOURCE.format(table=table), prefix="invoked")
+    arn = lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    task: dict[str, Any] = {"Type": "Task", "Parameters": {"id": "ran"}, "End": True}
+    if resource == "function-arn":
+        task["Resource"] = arn
+    else:
+        task["Resource"] = "arn:aws:states:::lambda:invoke"
+        task["Parameters"] = {"FunctionName": arn, "Payload": {"id": "ran"}}
+    # Caught by the AWS name only: a Catch on the name moto gave would not match.
+    task["Catch"] = [{"ErrorEquals": [error], "ResultPath": "$.caught", "Next": "Caught"}]
+    machine = make_state_machine(
+        {
+            "StartAt": "Invoke",
+            "States": {"Invoke": task, "Caught": {"Type": "Pass", "End": True}},
+        }
+    )
+
+    with faults.injecting(
+        FaultPoint("lambda", "Invoke", STATES, 1), kind, params_contain=arn
+    ) as injected:
+        execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+        described = finished(execution)
+
+    assert injected.fired
+    assert described["status"] == "SUCCEEDED", described
+    caught = json.loads(described["output"])["caught"]
+    assert caught["Error"] == error
+    if kind in (FaultKind.THROTTLE, FaultKind.SERVER_ERROR):
+        assert "Service: AWSLambda" in caught["Cause"]
+    assert [event["id"] for event in sink_events(dynamodb, table)] == (["ran"] if ran else [])

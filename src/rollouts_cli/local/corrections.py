@@ -553,6 +553,89 @@ def cloudformation_rest_api_body() -> None:
     )
 
 
+def lambda_task_service_errors() -> None:
+    """A Lambda task whose Invoke call fails reports ``Lambda.<code>``, as Step Functions does.
+
+    AWS names a Lambda service error of a Lambda task ``Lambda.`` and its code
+    (``Lambda.TooManyRequestsException`` for a 429, ``Lambda.ServiceException``
+    for a 500), for a task on the function's ARN and for ``lambda:invoke``
+    alike, and a failure of its own SDK client to get an answer (timed out,
+    connection reset) ``Lambda.SdkClientException``. moto names the service
+    error of a task on the function's ARN ``Exception``, and the client failure
+    ``States.TaskFailed`` (function ARN) or ``States.Runtime`` (``lambda:invoke``),
+    so a Retry or Catch on the AWS names never matched.
+    """
+    if not _once("lambda_task_service_errors"):
+        return
+    from botocore.exceptions import ClientError, HTTPClientError
+    from moto.stepfunctions.parser.api import (
+        HistoryEventType,
+        LambdaFunctionFailedEventDetails,
+        TaskFailedEventDetails,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+        CustomErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_lambda,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import (
+        StateTaskLambda,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    service_task = state_task_service_lambda.StateTaskServiceLambda
+
+    def client_failure(error: Exception) -> tuple[str, str]:
+        return "Lambda.SdkClientException", f"Unable to execute HTTP request: {error}"
+
+    original_direct = StateTaskLambda._from_error
+
+    def direct_from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if isinstance(ex, ClientError):
+            error, cause = service_task._error_cause_from_client_error(ex)
+        elif isinstance(ex, HTTPClientError):
+            error, cause = client_failure(ex)
+        else:
+            return original_direct(self, env, ex)
+        return FailureEvent(
+            env=env,
+            error_name=CustomErrorName(error),
+            event_type=HistoryEventType.LambdaFunctionFailed,
+            event_details=EventDetails(
+                lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(
+                    error=error, cause=cause
+                )
+            ),
+        )
+
+    original_service = service_task._from_error
+
+    def service_from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if not isinstance(ex, HTTPClientError):
+            return original_service(self, env, ex)
+        error, cause = client_failure(ex)
+        return FailureEvent(
+            env=env,
+            error_name=CustomErrorName(error),
+            event_type=HistoryEventType.TaskFailed,
+            event_details=EventDetails(
+                taskFailedEventDetails=TaskFailedEventDetails(
+                    error=error,
+                    cause=cause,
+                    resource=self._get_sfn_resource(),
+                    resourceType=self._get_sfn_resource_type(),
+                )
+            ),
+        )
+
+    StateTaskLambda._from_error = direct_from_error
+    service_task._from_error = service_from_error
+
+
 CORRECTIONS: tuple[Callable[[], None], ...] = (
     unique_execution_names,
     alias_revision_ids,
@@ -565,6 +648,7 @@ CORRECTIONS: tuple[Callable[[], None], ...] = (
     execution_status_events,
     rule_targets_delivered,
     cloudformation_rest_api_body,
+    lambda_task_service_errors,
 )
 
 

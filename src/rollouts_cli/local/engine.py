@@ -27,6 +27,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from rollouts_cli.local import corrections, timescale
 from rollouts_cli.local.deploy import Stack, deploy, project_root
+from rollouts_cli.local.faults import faults, invoked_as
 from rollouts_cli.local.runtime import InProcessRuntime, LambdaContext
 
 DEFAULT_REGION = "us-east-1"
@@ -75,7 +76,9 @@ def _invoke_in_process(self: Any, event: Any = None) -> tuple[str, bool, str]:
     # Before the import: a logger created at import binds the stdout it finds then.
     _runtime.install_streams()
     try:
-        handler = _runtime.load_handler(self.code_bytes, self.handler, scope=self.function_arn)
+        # Module-level code runs here, at the first import: its AWS calls are the function's too.
+        with invoked_as(self.function_name):
+            handler = _runtime.load_handler(self.code_bytes, self.handler, scope=self.function_arn)
     except Exception as error:  # a broken package fails the invocation, as on AWS
         message = f"Runtime.ImportModuleError: {error}"
         self.save_logs(message)
@@ -112,6 +115,7 @@ def _install() -> None:
         )
         warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
         corrections.apply_all()
+        faults.install()
         lambda_models.LambdaFunction._invoke_lambda = _invoke_in_process
         _runtime.install_streams()
         _installed = True

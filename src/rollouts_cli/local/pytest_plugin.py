@@ -7,6 +7,7 @@
 - ``rollouts``: start an execution by the public contract and wait for its end.
 - ``Target``: a sample function with alias ``live`` on version 1; ``eventually``: bounded polling.
 - ``create_rollout_table``: the template's RolloutTable, for in-process moto tests.
+- ``faults``: record the AWS calls tasks make, and inject a fault at one (``faults``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from moto.awslambda import models as lambda_models
 
 from rollouts_cli.local import timescale
 from rollouts_cli.local.engine import LocalEngine
+from rollouts_cli.local.faults import Faults
+from rollouts_cli.local.faults import faults as _faults
 from rollouts_cli.local.samples import create_function, publish, update_code
 
 V1 = "def handler(event, context):\n    return {'version': 'one'}\n"
@@ -110,6 +113,12 @@ def local_engine() -> Iterator[LocalEngine]:
 def time_scale(local_engine: LocalEngine) -> Iterator[Callable[[float], None]]:
     yield timescale.set_time_scale
     timescale.set_time_scale(0.0)
+
+
+@pytest.fixture
+def faults(local_engine: LocalEngine) -> Faults:
+    """The process's fault injector, installed by the running engine."""
+    return _faults
 
 
 @dataclass(frozen=True)

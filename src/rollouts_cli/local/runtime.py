@@ -36,6 +36,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
 
+from rollouts_cli.local.faults import invoked_as
+
 Handler = Callable[[Any, Any], Any]
 
 
@@ -175,7 +177,9 @@ class InProcessRuntime:
         def run() -> None:
             with self.stdout.capture() as out:
                 try:
-                    result["value"] = handler(event, context)
+                    # The handler's AWS calls are its function's (see faults).
+                    with invoked_as(context.function_name):
+                        result["value"] = handler(event, context)
                 except Exception as error:  # the Lambda runtime reports every exception
                     result["error"] = error
                     result["trace"] = traceback.format_exception(error)
