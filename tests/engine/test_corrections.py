@@ -284,6 +284,75 @@ def test_publish_version_publishes_only_what_changed(
     assert invoke(lambda_client, name, Qualifier="2") == ("2", {"code": 2, "version": "2"})
 
 
+# --- versions_in_use_are_kept -------------------------------------------------------------
+
+# Aliases on the ``versioned`` function (versions 1-3), the version deleted, and the aliases
+# AWS names in its refusal.
+IN_USE = [
+    pytest.param({"live": ("2", {})}, "2", ["live"], id="primary-version"),
+    pytest.param({"live": ("1", {"3": 0.1})}, "3", ["live"], id="additional-version"),
+    pytest.param(
+        {"beta": ("2", {}), "live": ("1", {"2": 0.5})}, "2", ["beta", "live"], id="two-aliases"
+    ),
+]
+
+
+@pytest.mark.parametrize(("aliases", "version", "named"), IN_USE)
+@pytest.mark.parametrize("form", ["qualifier", "qualified-name"])
+def test_a_version_an_alias_routes_to_cannot_be_deleted(
+    lambda_client: Any,
+    versioned: str,
+    aliases: dict[str, tuple[str, dict[str, float]]],
+    version: str,
+    named: list[str],
+    form: str,
+) -> None:
+    for alias, (primary, weights) in aliases.items():
+        lambda_client.create_alias(
+            FunctionName=versioned,
+            Name=alias,
+            FunctionVersion=primary,
+            RoutingConfig={"AdditionalVersionWeights": weights},
+        )
+    target = (
+        {"FunctionName": versioned, "Qualifier": version}
+        if form == "qualifier"
+        else {"FunctionName": f"{versioned}:{version}"}
+    )
+
+    refused = code_error(lambda: lambda_client.delete_function(**target))
+
+    assert error_code(refused) == "ResourceConflictException"
+    assert refused.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    assert refused.response["Error"]["Message"] == (
+        f"Unable to delete version because the following aliases reference it: [{', '.join(named)}]"
+    )
+    versions = lambda_client.list_versions_by_function(FunctionName=versioned)["Versions"]
+    assert [v["Version"] for v in versions] == ["$LATEST", "1", "2", "3"]
+    assert invoke(lambda_client, versioned, Qualifier=version) == (
+        version,
+        {"code": int(version), "version": version},
+    )
+
+
+def test_a_version_no_alias_routes_to_is_deleted(lambda_client: Any, versioned: str) -> None:
+    lambda_client.create_alias(
+        FunctionName=versioned,
+        Name="live",
+        FunctionVersion="2",
+        RoutingConfig={"AdditionalVersionWeights": {"3": 0.0}},
+    )
+
+    lambda_client.delete_function(FunctionName=versioned, Qualifier="1")
+
+    versions = lambda_client.list_versions_by_function(FunctionName=versioned)["Versions"]
+    assert [v["Version"] for v in versions] == ["$LATEST", "2", "3"]
+    # The whole function, aliases and all, can still be deleted.
+    lambda_client.delete_function(FunctionName=versioned)
+    gone = code_error(lambda: lambda_client.get_function(FunctionName=versioned))
+    assert error_code(gone) == "ResourceNotFoundException"
+
+
 # --- invoke_qualifier_and_weights -------------------------------------------------------
 
 

@@ -213,6 +213,43 @@ def publish_version_when_changed() -> None:
     lambda_models.LambdaStorage.publish_version = publish_version
 
 
+def versions_in_use_are_kept() -> None:
+    """DeleteFunction on a version that an alias routes to raises ResourceConflictException.
+
+    AWS refuses to delete a version that is an alias's ``FunctionVersion`` or one
+    of its ``AdditionalVersionWeights`` ("Unable to delete version because the
+    following aliases reference it: [live]"); moto deletes it, and the alias
+    then routes to a version that no longer exists.
+    """
+    if not _once("versions_in_use_are_kept"):
+        return
+    original = lambda_models.LambdaStorage.del_function
+
+    def del_function(self: Any, name_or_arn: str, qualifier: str | None = None) -> None:
+        name, qualifier = _split_qualifier(name_or_arn, qualifier)
+        if qualifier and qualifier.isdigit():
+            referencing = [
+                alias.name
+                for alias in self.list_aliases(name)
+                if str(alias.function_version) == qualifier
+                or qualifier
+                in {
+                    str(version)
+                    for version in (
+                        (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
+                    )
+                }
+            ]
+            if referencing:
+                raise ResourceConflictException(
+                    "Unable to delete version because the following aliases reference it: "
+                    f"[{', '.join(referencing)}]"
+                )
+        original(self, name_or_arn, qualifier)
+
+    lambda_models.LambdaStorage.del_function = del_function
+
+
 def invoke_qualifier_and_weights() -> None:
     """Invoke honours the Qualifier parameter, and an alias routes by its weights.
 
@@ -642,6 +679,7 @@ CORRECTIONS: tuple[Callable[[], None], ...] = (
     alias_conflicts,
     alias_routing_validation,
     publish_version_when_changed,
+    versions_in_use_are_kept,
     invoke_qualifier_and_weights,
     cloudformation_state_machines,
     stop_execution_cause,
