@@ -6,6 +6,8 @@ would, and fails on plain moto 5.2.5.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from collections import Counter
@@ -282,6 +284,58 @@ def test_publish_version_publishes_only_what_changed(
     versions = lambda_client.list_versions_by_function(FunctionName=name)["Versions"]
     assert [v["Version"] for v in versions] == ["$LATEST", "1", "2", "3"]
     assert invoke(lambda_client, name, Qualifier="2") == ("2", {"code": 2, "version": "2"})
+
+
+# --- publish_version_code_sha256 --------------------------------------------------------
+
+ONE = VERSIONED_SOURCE.format(code=1)
+TWO = VERSIONED_SOURCE.format(code=2)
+
+
+def sha256_of(source: str) -> str:
+    """The CodeSha256 Lambda reports for ``source``'s deployment package."""
+    return base64.b64encode(hashlib.sha256(samples.zip_source(source)).digest()).decode()
+
+
+# (code in $LATEST, CodeSha256 given, version published or error code, versions after)
+CODE_SHA256 = [
+    pytest.param(TWO, sha256_of(TWO), "2", ["1", "2"], id="matches-latest-publishes"),
+    pytest.param(TWO, sha256_of(ONE), "PreconditionFailedException", ["1"], id="stale-refused"),
+    pytest.param(ONE, sha256_of(ONE), "1", ["1"], id="unchanged-returns-existing"),
+    pytest.param(ONE, sha256_of(TWO), "PreconditionFailedException", ["1"], id="unchanged-stale"),
+    pytest.param(TWO, None, "2", ["1", "2"], id="absent-publishes"),
+]
+
+
+@pytest.mark.parametrize(("latest", "given", "outcome", "after"), CODE_SHA256)
+def test_publish_version_honours_code_sha256(
+    lambda_client: Any,
+    make_function: Callable[..., str],
+    latest: str,
+    given: str | None,
+    outcome: str,
+    after: list[str],
+) -> None:
+    name = make_function(ONE, prefix="sha")  # published as version 1
+    if latest != ONE:
+        samples.update_code(lambda_client, name, latest)
+    in_latest = lambda_client.get_function(FunctionName=name)["Configuration"]["CodeSha256"]
+    assert in_latest == sha256_of(latest)
+    request = {"FunctionName": name} | ({"CodeSha256": given} if given else {})
+
+    if outcome.isdigit():
+        assert lambda_client.publish_version(**request)["Version"] == outcome
+    else:
+        refused = code_error(lambda: lambda_client.publish_version(**request))
+        assert error_code(refused) == outcome
+        assert refused.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+        assert refused.response["Error"]["Message"] == (
+            f"CodeSha256 ({given}) is different from current CodeSha256 in $LATEST "
+            f"({in_latest}). Please try again from GetFunction."
+        )
+
+    versions = lambda_client.list_versions_by_function(FunctionName=name)["Versions"]
+    assert [v["Version"] for v in versions] == ["$LATEST", *after]
 
 
 # --- versions_in_use_are_kept -------------------------------------------------------------

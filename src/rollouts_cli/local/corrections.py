@@ -213,6 +213,34 @@ def publish_version_when_changed() -> None:
     lambda_models.LambdaStorage.publish_version = publish_version
 
 
+def publish_version_code_sha256() -> None:
+    """PublishVersion with a CodeSha256 other than $LATEST's raises PreconditionFailedException.
+
+    AWS publishes only when the caller's ``CodeSha256`` (the code it built and
+    uploaded) is still the code in $LATEST, so a concurrent upload is never
+    published in its place; moto ignores the parameter. A matching hash then
+    publishes as ``publish_version_when_changed`` does (the existing version
+    when nothing changed).
+    """
+    if not _once("publish_version_code_sha256"):
+        return
+    original = lambda_responses.LambdaResponse.publish_version
+
+    def publish_version(self: Any) -> Any:
+        expected = json.loads(self.body or "{}").get("CodeSha256")
+        if expected:
+            function_name = lambda_responses.unquote(self.path.split("/")[-2])
+            latest = self.backend.get_function(function_name)
+            if latest.code_sha_256 != expected:
+                raise PreconditionFailedException(
+                    f"CodeSha256 ({expected}) is different from current CodeSha256 in "
+                    f"$LATEST ({latest.code_sha_256}). Please try again from GetFunction."
+                )
+        return original(self)
+
+    lambda_responses.LambdaResponse.publish_version = publish_version
+
+
 def versions_in_use_are_kept() -> None:
     """DeleteFunction on a version that an alias routes to raises ResourceConflictException.
 
@@ -679,6 +707,7 @@ CORRECTIONS: tuple[Callable[[], None], ...] = (
     alias_conflicts,
     alias_routing_validation,
     publish_version_when_changed,
+    publish_version_code_sha256,
     versions_in_use_are_kept,
     invoke_qualifier_and_weights,
     cloudformation_state_machines,
