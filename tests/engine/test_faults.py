@@ -29,7 +29,8 @@ CONFIG = Config(retries={{"total_max_attempts": {attempts}, "mode": "standard"}}
 def handler(event, context):
     answers = []
     for call in event["calls"]:
-        client = boto3.client(call["service"], config=CONFIG)
+        # A session each: boto3's default session is not thread-safe.
+        client = boto3.session.Session().client(call["service"], config=CONFIG)
         try:
             getattr(client, call["method"])(**call["params"])
             answers.append({{"ok": True}})

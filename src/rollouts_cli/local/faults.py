@@ -15,7 +15,8 @@ Lambda and the other integrations are marked ``"states"`` (``STATES``). Every
 other call (a test's, the CLI's, the engine's own) passes untouched. A handler
 that starts threads of its own makes unmarked calls from them.
 
-What a caller sees (botocore with ``max_attempts=1``, as task clients use):
+What a caller with one attempt per call sees (``total_max_attempts=1``, as task
+clients use; botocore's ``max_attempts=1`` would mean two attempts):
 
 ============== =================================================================
 THROTTLE       ``ClientError``, the service's throttling code, parsed by botocore
@@ -45,6 +46,9 @@ direct-ARN task and for ``arn:aws:states:::lambda:invoke`` alike:
 THROTTLE -> ``Lambda.TooManyRequestsException``, SERVER_ERROR ->
 ``Lambda.ServiceException`` (``Lambda.<code>`` for any Lambda error code), and
 READ_TIMEOUT, CONNECTION_RESET, ANSWER_LOST -> ``Lambda.SdkClientException``.
+The ``Lambda.<code>`` names are the ones AWS documents for Lambda service errors;
+``Lambda.SdkClientException`` for a call that got no answer is inferred (it is
+the documented name of Step Functions' own client failing), not observed.
 """
 
 from __future__ import annotations
@@ -295,7 +299,7 @@ def _patch_endpoint(owner: Faults) -> None:
 
     def _do_get_response(self: Endpoint, request: Any, operation_model: Any, context: Any) -> Any:
         function = getattr(self, _CALLER_ATTRIBUTE, None) or current_function()
-        if function is None:
+        if function is None or not (owner._recorders or owner._injections):
             return original_get(self, request, operation_model, context)
         service = str(operation_model.service_model.service_name)
         params = (context or {}).get(_PARAMS_KEY)
@@ -361,9 +365,13 @@ def _mark_interpreter_clients() -> None:
     from moto.stepfunctions.parser.asl.utils import boto_client
 
     original = boto_client.boto_client_for
+    # moto builds each client from boto3's default session, which is not thread-safe;
+    # executions (and Map/Parallel branches) run in threads of their own.
+    creating = threading.Lock()
 
     def boto_client_for(*args: Any, **kwargs: Any) -> Any:
-        client = original(*args, **kwargs)
+        with creating:
+            client = original(*args, **kwargs)
         setattr(client._endpoint, _CALLER_ATTRIBUTE, STATES)
         return client
 
