@@ -1,4 +1,4 @@
-"""FinishRollout: record success, release the alias lock, answer the execution output."""
+"""FinishRollout: the last look, then record success, release the lock, set the output."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -22,11 +22,15 @@ metrics = Metrics()
 @event_parser(model=TaskEvent)
 def lambda_handler(event: TaskEvent, context: LambdaContext) -> dict[str, Any]:
     now = datetime.now(UTC)
-    outcome = tasks.finish(event.rollout, tasks.Services.from_environment(), now)
+    state = tasks.finish(event.rollout, tasks.Services.from_environment(), now)
+    if state.outcome is None:
+        # The last look found an abort, a firing alarm or drift: NextAction follows it.
+        logger.warning(state.summary, extra={"rolloutId": state.rollout_id})
+        return state.as_json()
     metrics.add_metric(name="RolloutsSucceeded", unit=MetricUnit.Count, value=1)
     started = datetime.fromisoformat(event.rollout.started_at.replace("Z", "+00:00"))
     metrics.add_metric(
         name="RolloutDuration", unit=MetricUnit.Seconds, value=(now - started).total_seconds()
     )
-    logger.info(outcome["summary"], extra={"rolloutId": outcome["rolloutId"]})
-    return outcome
+    logger.info(state.outcome["summary"], extra={"rolloutId": state.rollout_id})
+    return state.as_json()

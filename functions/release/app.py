@@ -36,20 +36,16 @@ def lambda_handler(event: StatusChangeEvent, context: LambdaContext) -> dict[str
     detail = event.detail
     services = tasks.Services.from_environment()
     metrics.add_metric(name="ExecutionEndsSeen", unit=MetricUnit.Count, value=1)
-    record = services.store.record(detail.name)
-    if record is None:
-        # Stopped before PrepareRollout wrote its record: release the lock if it took it.
-        tasks.end_without_promotion(
-            detail.name, None, detail.request(), "stopped early", services, datetime.now(UTC)
-        )
-        return {"released": False, "rolloutId": detail.name}
-    if not tasks.needs_release(record):
-        logger.info("nothing to release", extra={"rolloutId": detail.name, "status": detail.status})
-        return {"released": False, "rolloutId": detail.name}
     why = f"the execution ended {detail.status}"
     if detail.error or detail.cause:
         why += f" ({': '.join(x for x in (detail.error, detail.cause) if x)})"
-    outcome = tasks.end_without_promotion(detail.name, None, None, why, services, datetime.now(UTC))
+    if detail.error in tasks.REFUSALS or not tasks.needs_release(
+        services.store.record(detail.name)
+    ):
+        logger.info("nothing to release", extra={"rolloutId": detail.name, "status": detail.status})
+        return {"released": False, "rolloutId": detail.name}
+    # Also when there is no record yet: the mark it leaves stops a PrepareRollout still running.
+    outcome = tasks.conclude(detail.name, None, detail.request(), why, services, datetime.now(UTC))
     metrics.add_metric(name="RolloutsReleased", unit=MetricUnit.Count, value=1)
     logger.warning(outcome["cause"], extra={"rolloutId": detail.name})
     return {"released": True, "rolloutId": detail.name, **outcome}

@@ -23,14 +23,16 @@ metrics = Metrics()
 def lambda_handler(event: EndEvent, context: LambdaContext) -> dict[str, Any]:
     rollout = event.rollout
     why = tasks.failure_reason(event.failure, rollout)
-    outcome = tasks.end_without_promotion(
+    outcome = tasks.conclude(
         event.rollout_id,
         rollout,
-        event.state,
+        event.request,
         why,
         tasks.Services.from_environment(),
         datetime.now(UTC),
         drift_reported=event.drift,
+        # A task that timed out may still be running: its late write must fail.
+        fence=(event.failure or {}).get("Error") in tasks.TIMEOUT_ERRORS,
     )
     metrics.add_metric(
         name="RolloutsDrifted" if outcome["drifted"] else "RolloutsRolledBack",

@@ -22,7 +22,11 @@ metrics = Metrics()
 @event_parser(model=HookEvent)
 def lambda_handler(event: HookEvent, context: LambdaContext) -> dict[str, Any]:
     state = tasks.run_hook(
-        event.rollout, event.lifecycle_event, tasks.Services.from_environment(), datetime.now(UTC)
+        event.rollout,
+        event.lifecycle_event,
+        tasks.Services.from_environment(),
+        datetime.now(UTC),
+        context=context,
     )
     logger.info(
         "hook passed",

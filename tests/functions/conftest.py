@@ -424,6 +424,12 @@ class Tasks:
     def check(self, state: dict[str, Any]) -> dict[str, Any]:
         return dict(self.run("check_health", {"rollout": state}))
 
+    def baked(self, state: dict[str, Any]) -> dict[str, Any]:
+        """The state after its health checks, as NextAction then sends it on."""
+        while state["action"] == "bake":
+            state = self.check(state)
+        return state
+
     def promote(self, state: dict[str, Any]) -> dict[str, Any]:
         return dict(self.run("promote", {"rollout": state}))
 

@@ -144,7 +144,8 @@ def test_a_task_sample_parses_with_its_handlers_model(name: str):
         if rollout is not None:
             assert rollout.as_json() == sample["state"]["rollout"]
             assert rollout.rollout_id == event.rollout_id
-        parse_request({k: v for k, v in sample["state"].items() if k not in ("rollout", "failure")})
+        assert set(sample["state"]) <= {"request", "rollout", "failure"}
+        parse_request(sample["state"]["request"])
 
 
 @pytest.mark.parametrize(
@@ -194,7 +195,9 @@ def test_the_hook_response_samples_pass_and_fail(aws, tasks, hooks):
     aws.function(versions=2)
     aws.function("orders-api-pre", versions=0)
     aws.create_alias("1")
-    state = tasks.prepare(hooks={"preTraffic": "orders-api-pre"})
+    # One hook for both lifecycle events: each event's answer is its own (a hook runs once
+    # per lifecycle event, so one event cannot be asked twice).
+    state = tasks.prepare(hooks={"preTraffic": "orders-api-pre", "postTraffic": "orders-api-pre"})
 
     hooks.answer("orders-api-pre", (EVENTS / "hook-response/succeeded.json").read_bytes())
     assert tasks.hook(state, "PreTraffic") == state
@@ -202,7 +205,7 @@ def test_the_hook_response_samples_pass_and_fail(aws, tasks, hooks):
     failed = load(EVENTS / "hook-response/failed.json")
     hooks.answer("orders-api-pre", (EVENTS / "hook-response/failed.json").read_bytes())
     with pytest.raises(HookFailedError, match=failed["reason"]):
-        tasks.hook(state, "PreTraffic")
+        tasks.hook(state, "PostTraffic")
 
 
 # -- the samples are what the handlers make ----------------------------------------------

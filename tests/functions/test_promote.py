@@ -6,12 +6,12 @@ from __future__ import annotations
 def test_the_alias_points_at_the_target_with_no_split(aws, tasks):
     aws.function(versions=2)
     aws.create_alias("1")
-    baking = tasks.shift(tasks.prepare())
+    baking = tasks.baked(tasks.shift(tasks.prepare()))
 
     promoted = tasks.promote(baking)
 
     assert aws.routing() == ("2", {})
-    assert promoted["action"] == "promoted"
+    assert (promoted["action"], promoted["promoted"]) == ("finish", True)
     assert promoted["aliasRevisionId"] == aws.alias()["RevisionId"]
     assert "promoted to version 2 (was 1)" in promoted["summary"]
     record = aws.record("rollout-1")
@@ -22,7 +22,7 @@ def test_the_alias_points_at_the_target_with_no_split(aws, tasks):
 def test_promoting_twice_gives_the_same_result(aws, tasks):
     aws.function(versions=2)
     aws.create_alias("1")
-    baking = tasks.shift(tasks.prepare())
+    baking = tasks.baked(tasks.shift(tasks.prepare()))
 
     first = tasks.promote(baking)
     again = tasks.promote(baking)
@@ -52,7 +52,7 @@ def test_a_first_deploy_creates_the_alias_on_the_target(aws, tasks):
     assert promoted["aliasRevisionId"] == aws.alias()["RevisionId"]
     assert "first deploy" in promoted["summary"]
     # Run again (a retry): the alias it created is ours, nothing changes.
-    assert tasks.promote(state)["action"] == "promoted"
+    assert tasks.promote(state)["action"] == "finish"
     assert aws.routing() == ("1", {})
 
 

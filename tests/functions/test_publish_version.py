@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
+from rollouts.aliases import Lambda
+
 
 def test_publishes_latest_as_the_target_version(aws, tasks):
     aws.function(versions=1)
@@ -59,3 +63,27 @@ def test_a_first_deploy_publishes_its_first_version(aws, tasks):
     assert published["targetVersion"] == "1"
     assert published["firstDeploy"] is True
     assert published["action"] == "promote"
+
+
+# -- the Lambda adapter PublishVersion calls, on moto ---------------------------------------
+def test_publishing_the_code_latest_holds_by_its_code_sha256(aws):
+    aws.function(versions=1)
+    aws.new_code()
+    latest = aws.lambda_.get_function(FunctionName="orders-api")["Configuration"]["CodeSha256"]
+
+    version = Lambda(aws.lambda_).publish("orders-api", "Lambda Rollouts r-1", code_sha256=latest)
+
+    assert version == "2"
+    published = aws.lambda_.get_function(FunctionName="orders-api", Qualifier="2")
+    assert published["Configuration"]["CodeSha256"] == latest
+    assert aws.versions() == ["1", "2"]
+
+
+def test_a_function_whose_last_update_succeeded_is_not_waited_for(aws):
+    aws.function(versions=1)
+    aws.new_code()
+    started = time.monotonic()
+
+    Lambda(aws.lambda_).wait_until_updated("orders-api", max_seconds=10)
+
+    assert time.monotonic() - started < 1  # moto's functions are never InProgress

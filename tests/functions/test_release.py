@@ -11,6 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from rollouts.store import RecordClosedError
+
 SAMPLE = Path(__file__).resolve().parents[2] / "events/eventbridge/execution-aborted.json"
 
 
@@ -80,7 +84,7 @@ def test_a_timed_out_rollout_whose_alias_drifted_is_left_alone_and_released(aws,
 def test_an_ended_rollout_is_left_as_it_is(aws, tasks):
     aws.function(versions=2)
     aws.create_alias("1")
-    tasks.finish(tasks.promote(tasks.shift(tasks.prepare())))
+    tasks.finish(tasks.promote(tasks.baked(tasks.shift(tasks.prepare()))))
     before = aws.record("rollout-1")
 
     answer = tasks.run("release", status_change("rollout-1", "FAILED"))
@@ -90,16 +94,37 @@ def test_an_ended_rollout_is_left_as_it_is(aws, tasks):
     assert aws.routing() == ("2", {})
 
 
-def test_an_execution_refused_before_any_record_is_a_no_op(aws, tasks):
+@pytest.mark.parametrize("error", ["ValidationError", "RolloutInProgress"])
+def test_an_execution_refused_before_any_record_is_a_no_op(aws, tasks, error):
     aws.function(versions=2)
     aws.create_alias("1")
     aws.put_lock("rollout-0")  # someone else's rollout; this one never got a record
 
-    answer = tasks.run("release", status_change("rollout-1", "FAILED"))
+    answer = tasks.run("release", status_change("rollout-1", "FAILED", error=error))
 
     assert answer["released"] is False
     assert aws.lock()["rolloutId"] == "rollout-0"
+    assert aws.record("rollout-1") is None
     assert aws.routing() == ("1", {})
+
+
+def test_an_execution_stopped_before_its_record_leaves_a_mark_that_stops_a_late_prepare(aws, tasks):
+    aws.function(versions=2)
+    aws.create_alias("1")
+
+    # Stopped while PrepareRollout was still running (Lambda keeps running it).
+    answer = tasks.run("release", status_change("rollout-1", "ABORTED"))
+    assert answer["released"] is True
+    assert aws.record("rollout-1")["status"] == "ROLLED_BACK"
+
+    # The late PrepareRollout finds the mark, gives back the lock it took, and ends.
+    with pytest.raises(RecordClosedError):
+        tasks.prepare("rollout-1")
+    assert aws.lock() is None
+    assert aws.routing() == ("1", {})
+    assert [a["Name"] for a in aws.lambda_.list_aliases(FunctionName="orders-api")["Aliases"]] == [
+        "live"
+    ]
 
 
 def test_a_second_release_for_the_same_execution_is_a_no_op(aws, tasks):
@@ -118,7 +143,7 @@ def test_a_rollout_stopped_after_promotion_is_put_back_on_the_baseline(aws, task
     # Stopped during the PostTraffic hook: the alias is at 100% target, the record RUNNING.
     aws.function(versions=2)
     aws.create_alias("1")
-    tasks.promote(tasks.shift(tasks.prepare()))
+    tasks.promote(tasks.baked(tasks.shift(tasks.prepare())))
     assert aws.routing() == ("2", {})
 
     tasks.run("release", status_change("rollout-1"))

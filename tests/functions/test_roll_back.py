@@ -1,8 +1,9 @@
 """RollBack / StopOnDrift (functions/roll_back), with the event the ASL sends.
 
 Both states pass ``{"state.$": "$", "rolloutId.$": "$$.Execution.Name", "drift": ...}``:
-the whole execution state, that is the execution input plus ``rollout`` (the
-last task output) and ``failure`` (a caught task error), when they exist.
+the whole execution state, that is ``request`` (the execution input, as ReadRequest
+keeps it) plus ``rollout`` (the last task output) and ``failure`` (a caught task
+error), when they exist.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 
 def execution_state(tasks: Any, rollout: dict[str, Any] | None, **more: Any) -> dict[str, Any]:
-    state: dict[str, Any] = dict(tasks.request())
+    state: dict[str, Any] = {"request": dict(tasks.request())}
     if rollout is not None:
         state["rollout"] = rollout
     state.update(more)

@@ -1,6 +1,11 @@
 """Decide a rollout's next action from where it is, how healthy it is, and the time.
 
 Pure: no clients, no clock; ``now`` is passed in and recorded on the decision.
+Three pure functions hold every rule a task follows (observe, decide, act):
+
+- ``owns(expected, pending, current)``: whether the alias is still the rollout's;
+- ``decide(progress, health, now)``: the next action of a running rollout;
+- ``decide_cleanup(...)``: what an ending does to the alias.
 """
 
 from __future__ import annotations
@@ -18,8 +23,91 @@ class Action(StrEnum):
     SHIFT = "shift"
     BAKE = "bake"
     PROMOTE = "promote"
+    # After promotion (and the PostTraffic hook): the last look found nothing wrong.
+    FINISH = "finish"
     ROLL_BACK = "rollback"
     STOP_ON_DRIFT = "drift"
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Where an alias sends traffic: a primary version and percents on others (pure data)."""
+
+    version: str
+    extra: tuple[tuple[str, int], ...] = ()
+
+    @classmethod
+    def of(cls, version: str, extra: dict[str, int] | None = None) -> Routing:
+        return cls(version, tuple(sorted((v, w) for v, w in (extra or {}).items() if w > 0)))
+
+
+def owns(expected: Routing | None, pending: Routing | None, current: Routing | None) -> bool:
+    """Whether the alias is still the rollout's: the one rule every task and ending uses.
+
+    The alias is the rollout's when it routes exactly as the rollout last left it
+    (``expected``; None: the alias should not exist, a first deploy before its
+    promotion), or exactly as a task recorded it was about to write (``pending``:
+    that write landed but its answer was lost). The RevisionId does not enter
+    into it: a description-only update changes the RevisionId, not who owns the
+    routing. Every write is still fenced by the RevisionId it observed.
+
+    >>> owns(Routing.of("1", {"2": 10}), None, Routing.of("1", {"2": 10}))
+    True
+    >>> owns(Routing.of("1", {"2": 10}), None, Routing.of("3"))
+    False
+    >>> owns(Routing.of("1"), Routing.of("1", {"2": 10}), Routing.of("1", {"2": 10}))
+    True
+    """
+    return current == expected or (pending is not None and current == pending)
+
+
+class Cleanup(StrEnum):
+    """What an ending does to the alias."""
+
+    # Write the baseline at 100% with the RevisionId just read: restores a split and, when
+    # the alias is already on the baseline, renews its RevisionId so that a late write
+    # by a task still running for this rollout fails.
+    RESTORE = "restore"
+    # A first deploy: delete the alias the rollout created.
+    DELETE = "delete"
+    # Nothing to undo (a first deploy that never created its alias).
+    NOTHING = "nothing"
+    # Someone else owns the alias now: leave it as found.
+    LEAVE = "leave"
+
+
+def decide_cleanup(
+    *,
+    expected: Routing | None,
+    pending: Routing | None,
+    current: Routing | None,
+    first_deploy: bool,
+    drift_reported: bool,
+    lock_taken_by_other: bool,
+    baseline: Routing | None = None,
+    fence: bool = True,
+) -> Cleanup:
+    """What an ending (rollback, release after a stop, stale takeover) does to the alias.
+
+    Total over its inputs: another rollout holding the lock, or a drift already
+    reported, leaves the alias alone; so does an alias the rollout does not own
+    (``owns``). Otherwise a first deploy deletes the alias it created (or finds
+    nothing to do), and every other rollout writes the baseline back, even when
+    the alias is on the baseline already if ``fence`` (a task of the rollout may
+    still be running: after a stop, a task timeout, or for a stale lock), so that
+    the RevisionId that task holds is stale.
+    """
+    if lock_taken_by_other or drift_reported:
+        return Cleanup.LEAVE
+    if current is None:
+        return Cleanup.NOTHING if first_deploy else Cleanup.LEAVE
+    if not owns(expected, pending, current):
+        return Cleanup.LEAVE
+    if first_deploy:
+        return Cleanup.DELETE
+    if current == baseline and not fence:
+        return Cleanup.NOTHING
+    return Cleanup.RESTORE
 
 
 @dataclass(frozen=True)
@@ -35,6 +123,8 @@ class Progress:
     step_index: int
     baked_seconds: int
     check_interval_seconds: int
+    # The alias is 100% on the target; only the last look (FINISH) remains.
+    promoted: bool = False
 
     def __post_init__(self) -> None:
         if not -1 <= self.step_index < len(self.steps):
@@ -70,6 +160,8 @@ class Progress:
 
     def where(self) -> str:
         """``"at step 2 of 3 (20% on the target)"`` or ``"before any traffic moved"``."""
+        if self.promoted:
+            return "after promotion (100% on the target)"
         if self.step_index < 0:
             return "before any traffic moved"
         return f"at step {self.step_index + 1} of {len(self.steps)} ({self.weight}% on the target)"
@@ -80,6 +172,8 @@ class Health:
     """What the last health check found."""
 
     alarms_firing: tuple[str, ...] = ()
+    # Alarms the rollout watches that no longer exist: health cannot be judged.
+    alarms_missing: tuple[str, ...] = ()
     # e.g. "aborted by alice: bad latency"
     abort_reason: str | None = None
     # e.g. "alias live points at version 9, expected 6 with 10% on 7"
@@ -106,10 +200,14 @@ def decide(progress: Progress, health: Health, now: datetime) -> Decision:
 
     1. drift -> STOP_ON_DRIFT (someone else owns the alias now; leave it alone);
     2. an abort request -> ROLL_BACK;
-    3. any alarm firing -> ROLL_BACK, naming every firing alarm;
-    4. before the first shift -> SHIFT step 0, or PROMOTE when there are no steps;
-    5. the live step has baked its time -> SHIFT the next step, or PROMOTE after the last;
-    6. otherwise BAKE for the check interval or the bake remaining, whichever is shorter.
+    3. any alarm firing, or missing -> ROLL_BACK, naming every such alarm;
+    4. promoted -> FINISH (the last look found nothing wrong);
+    5. before the first shift -> SHIFT step 0, or PROMOTE when there are no steps;
+    6. the live step has baked its time -> SHIFT the next step, or PROMOTE after the last;
+    7. otherwise BAKE for the check interval or the bake remaining, whichever is shorter.
+
+    Rules 1-3 come first at every point, so nothing moves traffic while an abort,
+    a firing alarm or drift is observed, before the first shift and after promotion too.
 
     Step ``Step(10, 300)`` live with 120 s baked and a 60 s interval -> BAKE 60 s;
     with 270 s baked -> BAKE 30 s; with 300 s baked -> PROMOTE.
@@ -135,6 +233,15 @@ def decide(progress: Progress, health: Health, now: datetime) -> Decision:
         return decision(Action.ROLL_BACK, reason=f"{health.abort_reason} {progress.where()}")
     if health.alarms_firing:
         return decision(Action.ROLL_BACK, reason=_alarms_reason(health.alarms_firing, progress))
+    if health.alarms_missing:
+        missing = ", ".join(health.alarms_missing)
+        return decision(
+            Action.ROLL_BACK,
+            reason=f"alarm {missing} no longer exists, so health cannot be judged"
+            f" {progress.where()}",
+        )
+    if progress.promoted:
+        return decision(Action.FINISH)
     if index < 0:
         if not progress.steps:
             return decision(Action.PROMOTE)
@@ -179,6 +286,8 @@ def describe(decision: Decision, progress: Progress) -> str:
             if count == 0:
                 return "promoting: 100% on the target (all at once)"
             return f"promoting: 100% on the target after step {count} of {count}"
+        case Action.FINISH:
+            return "finishing: 100% on the target, nothing wrong at the last look"
         case Action.ROLL_BACK:
             return f"rolling back: {decision.reason}"
         case Action.STOP_ON_DRIFT:

@@ -37,6 +37,12 @@ class EndEvent(BaseModel):
         return RolloutState.model_validate(found) if isinstance(found, dict) else None
 
     @property
+    def request(self) -> dict[str, Any] | None:
+        """The execution input, when it is a JSON object."""
+        found = self.state.get("request")
+        return found if isinstance(found, dict) else None
+
+    @property
     def failure(self) -> dict[str, Any] | None:
         found = self.state.get("failure")
         return found if isinstance(found, dict) else None

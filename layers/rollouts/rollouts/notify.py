@@ -7,7 +7,7 @@ Schema (``detail-type: Rollout Status Change``, ``source: lambda-rollouts``)::
      "strategy": "Canary10Percent5Minutes", "step": 1, "stepCount": 1, "weight": 10,
      "reason": null, "executionArn": "arn:aws:states:...", "at": "2026-11-26T06:30:00+00:00"}
 
-Phases: started, shifted, promoted, succeeded, rolled-back, drifted, refused.
+Phases: started, shifted, promoted, succeeded, rolled-back, drifted, rollback-failed, refused.
 Delivery is at least once (a retried task may emit its phase again), and a
 failure to emit never fails the rollout: events inform, they do not steer.
 Samples: ``events/eventbridge/status-*.json``.
@@ -38,6 +38,8 @@ class Phase(StrEnum):
     SUCCEEDED = "succeeded"
     ROLLED_BACK = "rolled-back"
     DRIFTED = "drifted"
+    # The rollback itself was impossible (the baseline is gone): the alias is left as it is.
+    ROLLBACK_FAILED = "rollback-failed"
     REFUSED = "refused"
 
 

@@ -260,6 +260,15 @@ def list_rollouts(
     return summaries, (encode_page_token(last) if last else None)
 
 
+def _ended(rollout_id: str, record: dict[str, Any]) -> str:
+    """``"rollout X already ended ROLLED_BACK: <why>"``."""
+    status = record.get("status")
+    if status not in ENDED:
+        return f"rollout {rollout_id} is already ending ({status}); nothing to abort"
+    why = record.get("reason")
+    return f"rollout {rollout_id} already ended {status}" + (f": {why}" if why else "")
+
+
 def abort_rollout(
     rollout_id: str, by: str, reason: str | None, store: RolloutStore, now: datetime
 ) -> dict[str, Any]:
@@ -268,7 +277,9 @@ def abort_rollout(
     if record is None:
         raise NotFoundError(f"no rollout {rollout_id}")
     if record.get("status") in ENDED:
-        raise RolloutEndedError(f"rollout {rollout_id} already ended {record['status']}")
+        raise RolloutEndedError(_ended(rollout_id, record))
     at = now.isoformat(timespec="seconds")
-    store.request_abort(rollout_id, by, reason or "no reason given", at)
+    if not store.request_abort(rollout_id, by, reason or "no reason given", at):
+        # It ended (or began to) between the read and the write: say how.
+        raise RolloutEndedError(_ended(rollout_id, store.record(rollout_id) or record))
     return {"rolloutId": rollout_id, "abortRequested": True, "by": by, "at": at}

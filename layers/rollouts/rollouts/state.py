@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from rollouts.decision import Decision, Progress
+from rollouts.decision import Decision, Progress, Routing
 from rollouts.strategy import Step
 
 
@@ -52,11 +52,19 @@ class RolloutState(_Model):
     alias_revision_id: str | None = None
     step_index: int = -1
     baked_seconds: int = 0
-    # What NextAction does: shift, bake, promote, rollback, drift; "none" when nothing moves.
+    # The alias is 100% on the target (promoted, or it already ran the target: action "none").
+    promoted: bool = False
+    # What NextAction does: shift, bake, promote, finish, rollback, drift; "none" when
+    # nothing moves; "finished" once FinishRollout recorded success.
     action: str = "shift"
     wait_seconds: int = 0
     reason: str | None = None
     summary: str = ""
+    # A temporary alias on the baseline, so that no version pruning can delete it
+    # while the rollout may still need to roll back (removed at the end).
+    pin_alias: str | None = None
+    # The execution's output, set by FinishRollout.
+    outcome: dict[str, Any] | None = None
 
     @property
     def plan(self) -> tuple[Step, ...]:
@@ -68,7 +76,28 @@ class RolloutState(_Model):
         return self.steps[self.step_index].weight if self.step_index >= 0 else 0
 
     def progress(self) -> Progress:
-        return Progress(self.plan, self.step_index, self.baked_seconds, self.check_interval_seconds)
+        return Progress(
+            self.plan,
+            self.step_index,
+            self.baked_seconds,
+            self.check_interval_seconds,
+            promoted=self.promoted,
+        )
+
+    def expected_routing(self) -> Routing | None:
+        """How the alias routes if it is as this rollout left it (None: it should not exist).
+
+        Before the first shift: the baseline; at a step: the baseline with the step's
+        percent on the target; promoted: the target. A first deploy has no alias
+        until its promotion.
+        """
+        if self.promoted:
+            return Routing.of(str(self.target_version))
+        if self.first_deploy:
+            return None
+        if self.step_index < 0:
+            return Routing.of(str(self.baseline_version))
+        return Routing.of(str(self.baseline_version), {str(self.target_version): self.weight})
 
     def following(self, decision: Decision, progress: Progress, summary: str) -> RolloutState:
         """This state after ``decision`` was taken at ``progress``."""

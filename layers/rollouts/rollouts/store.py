@@ -21,14 +21,34 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from rollouts.aws import aws_errors
-from rollouts.errors import RolloutInProgressError
+from rollouts.errors import RolloutError, RolloutInProgressError
 
-MAX_CHECKS_KEPT = 100
+# The record stays far below DynamoDB's 400 KB item, however long the rollout: it keeps the
+# latest checks only, and every text it stores is cut to a bound.
+MAX_CHECKS_KEPT = 20
+MAX_TEXT = 1_000
 RUNNING = "RUNNING"
+# An ending has begun (rollback, release after a stop, stale takeover): no task may write
+# the record or the alias any more; the ending itself finishes the cleanup.
+ENDING = "ENDING"
 SUCCEEDED = "SUCCEEDED"
 ROLLED_BACK = "ROLLED_BACK"
 DRIFTED = "DRIFTED"
-ENDED = frozenset({SUCCEEDED, ROLLED_BACK, DRIFTED})
+ROLLBACK_FAILED = "ROLLBACK_FAILED"
+ENDED = frozenset({SUCCEEDED, ROLLED_BACK, DRIFTED, ROLLBACK_FAILED})
+
+
+class RecordClosedError(RolloutError):
+    """The rollout's record is no longer RUNNING: an ending began, so this task must not act."""
+
+
+def bounded(text: str, limit: int = MAX_TEXT) -> str:
+    """``text`` cut to ``limit`` characters, saying so.
+
+    >>> bounded("x" * 20, 10)
+    'xxxxxxxxx…'
+    """
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _plain(value: Any) -> Any:
@@ -44,6 +64,10 @@ def _busy(alias_key: str, holder: dict[str, Any]) -> RolloutInProgressError:
     )
 
 
+def _lost_condition(error: ClientError) -> bool:
+    return bool(error.response["Error"]["Code"] == "ConditionalCheckFailedException")
+
+
 def record_key(rollout_id: str) -> dict[str, str]:
     return {"pk": f"ROLLOUT#{rollout_id}", "sk": "ROLLOUT"}
 
@@ -53,30 +77,62 @@ def lock_item_key(alias_key: str) -> dict[str, str]:
 
 
 class RolloutStore:
-    """Locks and records in the rollout table (a boto3 ``Table`` resource)."""
+    """Locks and records in the rollout table (a boto3 ``Table`` resource).
+
+    Every write a task makes is conditional on the record being RUNNING, so that
+    a task still running after its execution stopped can never bring an ended
+    rollout back; every botocore failure leaves here as a named error.
+    """
 
     def __init__(self, table: Any) -> None:
         self._table = table
 
-    # -- the per-alias lock -------------------------------------------------
-    def acquire(self, alias_key: str, rollout_id: str, execution_arn: str, now: str) -> None:
-        """Take the lock on ``alias_key`` for ``rollout_id`` (again, if it already holds it)."""
+    def _conditional(self, call: Callable[..., Any], **request: Any) -> bool:
+        """Make a conditional write; False when its condition did not hold."""
         try:
-            self._table.put_item(
-                Item={
-                    **lock_item_key(alias_key),
-                    "rolloutId": rollout_id,
-                    "executionArn": execution_arn,
-                    "acquiredAt": now,
-                },
-                ConditionExpression="attribute_not_exists(pk) OR rolloutId = :me",
-                ExpressionAttributeValues={":me": rollout_id},
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                with aws_errors():
+            with aws_errors():
+                try:
+                    call(**request)
+                except ClientError as error:
+                    if _lost_condition(error):
+                        return False
                     raise
-            raise _busy(alias_key, self.lock_holder(alias_key) or {}) from error
+        except RolloutError:
+            raise
+        return True
+
+    # -- the per-alias lock -------------------------------------------------
+    def acquire(
+        self,
+        alias_key: str,
+        rollout_id: str,
+        execution_arn: str,
+        now: str,
+        replacing: str | None = None,
+    ) -> None:
+        """Take the lock on ``alias_key`` for ``rollout_id`` (again, if it already holds it).
+
+        ``replacing``: take it over from that stale holder, in one conditional write,
+        so that of two rollouts racing to take over a stale lock exactly one wins.
+        """
+        condition = "attribute_not_exists(pk) OR rolloutId = :me"
+        values = {":me": rollout_id}
+        if replacing is not None:
+            condition += " OR rolloutId = :stale"
+            values[":stale"] = replacing
+        taken = self._conditional(
+            self._table.put_item,
+            Item={
+                **lock_item_key(alias_key),
+                "rolloutId": rollout_id,
+                "executionArn": execution_arn,
+                "acquiredAt": now,
+            },
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+        )
+        if not taken:
+            raise _busy(alias_key, self.lock_holder(alias_key) or {})
 
     def refuse_if_busy(
         self,
@@ -87,7 +143,7 @@ class RolloutStore:
         """Raise RolloutInProgressError when another rollout holds the lock (reads only).
 
         With ``still_running`` (execution ARN -> bool), a lock whose execution has
-        ended is stale: it is returned, for the caller to clean up, instead of raised.
+        ended is stale: it is returned, for the caller to take over, instead of raised.
         """
         holder = self.lock_holder(alias_key)
         if holder is None or holder.get("rolloutId") == rollout_id:
@@ -105,46 +161,74 @@ class RolloutStore:
 
     def release(self, alias_key: str, rollout_id: str) -> None:
         """Release the lock if ``rollout_id`` holds it; a no-op otherwise."""
-        try:
-            self._table.delete_item(
-                Key=lock_item_key(alias_key),
-                ConditionExpression="rolloutId = :me",
-                ExpressionAttributeValues={":me": rollout_id},
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                with aws_errors():
-                    raise
+        self._conditional(
+            self._table.delete_item,
+            Key=lock_item_key(alias_key),
+            ConditionExpression="rolloutId = :me",
+            ExpressionAttributeValues={":me": rollout_id},
+        )
 
     # -- the rollout record -------------------------------------------------
-    def create_record(self, state: dict[str, Any], alias_key: str, now: str) -> None:
-        """Write the record of a new rollout (kept as it is when the task runs again)."""
-        try:
-            self._table.put_item(
-                Item={
-                    **record_key(state["rolloutId"]),
-                    "rolloutId": state["rolloutId"],
-                    "aliasKey": alias_key,
-                    "startedAt": state["startedAt"],
-                    "updatedAt": now,
-                    "status": RUNNING,
-                    "functionName": state["functionName"],
-                    "alias": state["alias"],
-                    "baselineVersion": state["baselineVersion"],
-                    "targetVersion": state["targetVersion"],
-                    "strategy": state["strategy"],
-                    "executionArn": state["executionArn"],
-                    "state": state,
-                    "stepsTaken": [],
-                    "checks": [],
-                    "checkCount": 0,
-                },
-                ConditionExpression="attribute_not_exists(pk)",
+    def create_record(self, state: dict[str, Any], alias_key: str, now: str) -> bool:
+        """Write the record of a new rollout; False when one exists already.
+
+        An existing record is either this rollout's own (the task ran again) or the
+        mark a cleanup left for a rollout that ended before it was prepared.
+        """
+        return self._conditional(
+            self._table.put_item,
+            Item={
+                **record_key(state["rolloutId"]),
+                "rolloutId": state["rolloutId"],
+                "aliasKey": alias_key,
+                "startedAt": state["startedAt"],
+                "updatedAt": now,
+                "status": RUNNING,
+                "functionName": state["functionName"],
+                "alias": state["alias"],
+                "baselineVersion": state["baselineVersion"],
+                "targetVersion": state["targetVersion"],
+                "strategy": state["strategy"],
+                "executionArn": state["executionArn"],
+                "state": state,
+                "stepsTaken": [],
+                "checks": [],
+                "checkCount": 0,
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def mark_ended_before_prepared(
+        self, rollout_id: str, request: dict[str, Any] | None, reason: str, now: str
+    ) -> bool:
+        """Record that a rollout ended before PrepareRollout wrote its record.
+
+        A PrepareRollout still running (Lambda keeps running a task after its
+        execution stopped) then finds this record and takes nothing. False when
+        the record exists already (it was prepared after all: clean it up instead).
+        """
+        known = request or {}
+        item: dict[str, Any] = {
+            **record_key(rollout_id),
+            "rolloutId": rollout_id,
+            "status": ROLLED_BACK,
+            "reason": bounded(reason),
+            "startedAt": now,
+            "updatedAt": now,
+            "endedAt": now,
+        }
+        function, alias = known.get("functionName"), known.get("alias")
+        if isinstance(function, str) and isinstance(alias, str):
+            from rollouts.state import lock_key
+
+            item.update(
+                aliasKey=lock_key(bounded(function, 256), bounded(alias, 128)),
+                functionName=bounded(function, 256),
+                alias=bounded(alias, 128),
             )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                with aws_errors():
-                    raise
+        return self._conditional(
+            self._table.put_item, Item=item, ConditionExpression="attribute_not_exists(pk)"
+        )
 
     def record(self, rollout_id: str) -> dict[str, Any] | None:
         with aws_errors():
@@ -153,65 +237,126 @@ class RolloutStore:
         return _plain(found) if found else None
 
     def update(self, rollout_id: str, now: str, **fields: Any) -> None:
-        """SET the given top-level attributes (and ``updatedAt``) on the record."""
+        """SET the given attributes (and ``updatedAt``) on a RUNNING record.
+
+        Raises RecordClosedError when the record is no longer RUNNING (or gone).
+        """
         fields["updatedAt"] = now
         names = {f"#{key}": key for key in fields}
         values = {f":{key}": value for key, value in fields.items()}
-        with aws_errors():
-            self._table.update_item(
-                Key=record_key(rollout_id),
-                UpdateExpression="SET " + ", ".join(f"#{key} = :{key}" for key in fields),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ConditionExpression="attribute_exists(pk)",
+        sets = [f"#{key} = :{key}" for key in fields if fields[key] is not None]
+        removes = [f"#{key}" for key in fields if fields[key] is None]
+        values = {k: v for k, v in values.items() if v is not None}
+        expression = "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        updated = self._conditional(
+            self._table.update_item,
+            Key=record_key(rollout_id),
+            UpdateExpression=expression,
+            ExpressionAttributeNames={**names, "#status": "status"},
+            ExpressionAttributeValues={**values, ":running": RUNNING},
+            ConditionExpression="#status = :running",
+        )
+        if not updated:
+            raise RecordClosedError(
+                f"rollout {rollout_id} is ending or has ended: this task does nothing more"
             )
+
+    def close(self, rollout_id: str, now: str) -> dict[str, Any] | None:
+        """Begin an ending: RUNNING (or ENDING) becomes ENDING; returns the record as closed.
+
+        None when the record has ended already or does not exist. From here on no
+        task can write the record, nor mark an alias write (see ``update``).
+        """
+        try:
+            with aws_errors():
+                try:
+                    answer = self._table.update_item(
+                        Key=record_key(rollout_id),
+                        UpdateExpression="SET #status = :ending, updatedAt = :now",
+                        ConditionExpression="#status IN (:running, :ending)",
+                        ExpressionAttributeNames={"#status": "status"},
+                        ExpressionAttributeValues={
+                            ":ending": ENDING,
+                            ":running": RUNNING,
+                            ":now": now,
+                        },
+                        ReturnValues="ALL_NEW",
+                    )
+                except ClientError as error:
+                    if _lost_condition(error):
+                        return None
+                    raise
+        except RolloutError:
+            raise
+        closed: dict[str, Any] = _plain(answer["Attributes"])
+        return closed
 
     def end(
-        self, rollout_id: str, now: str, status: str, reason: str, state: dict[str, Any]
+        self,
+        rollout_id: str,
+        now: str,
+        status: str,
+        reason: str,
+        state: dict[str, Any],
+        *,
+        from_status: str = ENDING,
+        unless_aborted: bool = False,
     ) -> bool:
-        """Mark a RUNNING record ended; False when something else ended it first."""
-        try:
-            self._table.update_item(
-                Key=record_key(rollout_id),
-                UpdateExpression=(
-                    "SET #status = :status, reason = :reason, #state = :state,"
-                    " endedAt = :now, updatedAt = :now"
-                ),
-                ConditionExpression="#status = :running",
-                ExpressionAttributeNames={"#status": "status", "#state": "state"},
-                ExpressionAttributeValues={
-                    ":status": status,
-                    ":reason": reason,
-                    ":state": state,
-                    ":now": now,
-                    ":running": RUNNING,
-                },
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                with aws_errors():
-                    raise
-            return False
-        return True
+        """Mark the record ended; False when its status is not ``from_status`` any more.
+
+        ``unless_aborted``: also False when an abort was requested (success loses to it).
+        """
+        condition = "#status = :from"
+        names = {"#status": "status", "#state": "state"}
+        if unless_aborted:
+            condition += " AND attribute_not_exists(#abort)"
+            names["#abort"] = "abort"
+        return self._conditional(
+            self._table.update_item,
+            Key=record_key(rollout_id),
+            UpdateExpression=(
+                "SET #status = :status, reason = :reason, #state = :state,"
+                " endedAt = :now, updatedAt = :now REMOVE writing"
+            ),
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={
+                ":status": status,
+                ":reason": bounded(reason, 4 * MAX_TEXT),
+                ":state": state,
+                ":now": now,
+                ":from": from_status,
+            },
+        )
 
     def record_step(
-        self, rollout_id: str, step: dict[str, Any], state: dict[str, Any], now: str
+        self,
+        rollout_id: str,
+        record: dict[str, Any],
+        step: dict[str, Any],
+        state: dict[str, Any],
+        now: str,
     ) -> None:
         """Record that step ``step['step']`` went live (once, however often the task runs)."""
-        record = self.record(rollout_id) or {}
         taken = [s for s in record.get("stepsTaken", []) if s.get("step") != step["step"]]
         self.update(rollout_id, now, stepsTaken=[*taken, step], state=state, writing=None)
 
     def record_check(
-        self, rollout_id: str, check: dict[str, Any], state: dict[str, Any], now: str
+        self,
+        rollout_id: str,
+        record: dict[str, Any],
+        check: dict[str, Any],
+        state: dict[str, Any],
+        now: str,
     ) -> None:
-        record = self.record(rollout_id) or {}
+        """Keep ``check`` among the latest MAX_CHECKS_KEPT, counting every check once."""
         # A check is identified by its step and bake time: a retried task replaces it.
         key = (check.get("step"), check.get("bakedSeconds"))
-        kept = [
-            c for c in record.get("checks", []) if (c.get("step"), c.get("bakedSeconds")) != key
-        ]
-        repeated = len(kept) != len(record.get("checks", []))
+        checks = record.get("checks", [])
+        kept = [c for c in checks if (c.get("step"), c.get("bakedSeconds")) != key]
+        repeated = len(kept) != len(checks)
         self.update(
             rollout_id,
             now,
@@ -220,9 +365,24 @@ class RolloutStore:
             state=state,
         )
 
-    def request_abort(self, rollout_id: str, by: str, reason: str, now: str) -> None:
-        """Ask a running rollout to roll back; its next health check acts on it."""
-        self.update(rollout_id, now, abort={"by": by, "reason": reason, "at": now})
+    def request_abort(self, rollout_id: str, by: str, reason: str, now: str) -> bool:
+        """Ask a RUNNING rollout to roll back; False when it is ending or has ended.
+
+        Conditional, so that an abort and a success cannot both be accepted: the
+        rollout's success is itself conditional on no abort (``end``).
+        """
+        return self._conditional(
+            self._table.update_item,
+            Key=record_key(rollout_id),
+            UpdateExpression="SET #abort = :abort, updatedAt = :now",
+            ConditionExpression="#status = :running",
+            ExpressionAttributeNames={"#status": "status", "#abort": "abort"},
+            ExpressionAttributeValues={
+                ":abort": {"by": bounded(by, 512), "reason": bounded(reason), "at": now},
+                ":now": now,
+                ":running": RUNNING,
+            },
+        )
 
     def history(
         self, alias_key: str, limit: int = 20, start: dict[str, Any] | None = None

@@ -1,37 +1,65 @@
-"""What each task of the state machine does: read, decide (pure), act, record.
+"""What each task of the state machine does: observe, decide (pure), act.
 
 A handler parses its event and calls one function here with ``Services`` (the
-AWS adapters) and ``now``. Each function is safe to run twice: Step Functions
-retries tasks, and a Lambda can be invoked again after its answer was lost.
+AWS adapters) and ``now``. Each function is safe to run twice, and late: Step
+Functions retries tasks, a Lambda can be invoked again after its answer was lost,
+and Lambda keeps running a task after its execution stopped. So every task that
+can move traffic or end a rollout observes first (``rollouts.observe``), asks the
+pure decision (``rollouts.decision``), and acts only on that, fenced by the alias
+RevisionId it read and by the record still being RUNNING.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from rollouts.aliases import Alarms, AliasConfig, InvocationTimeoutError, Lambda
+from rollouts.aliases import Alarms, AliasConfig, FunctionInfo, InvocationTimeoutError, Lambda
 from rollouts.aws import HOOK_READ_TIMEOUT_SECONDS, client, table
-from rollouts.decision import Action, Health, Progress, decide, describe
+from rollouts.decision import Action, Health, Progress, Routing, decide, describe
+from rollouts.endings import conclude
 from rollouts.errors import (
     AbortedError,
     AccessDeniedError,
     HookFailedError,
     NotFoundError,
     PreconditionFailedError,
+    ResourceConflictError,
+    RolloutError,
     RolloutInProgressError,
     ValidationError,
 )
 from rollouts.models import RolloutRequest, parse_request
 from rollouts.notify import Phase, StatusEvents, status_detail
-from rollouts.service import RolloutEndedError, execution_alive
+from rollouts.observe import Observation, abort_reason, observe
+from rollouts.observe import health as health_of
+from rollouts.service import execution_alive
 from rollouts.state import HookNames, PlannedStep, RolloutState, lock_key
-from rollouts.store import DRIFTED, ENDED, ROLLED_BACK, SUCCEEDED, RolloutStore
+from rollouts.store import (
+    ENDED,
+    RUNNING,
+    SUCCEEDED,
+    RecordClosedError,
+    RolloutStore,
+    bounded,
+)
 
 HOOK_EVENTS = ("PreTraffic", "PostTraffic")
+# How a refused execution ends: PrepareRollout refused it and took nothing (no cleanup).
+REFUSALS = frozenset({"ValidationError", "RolloutInProgress"})
+# Task errors after which the task may still be running (Lambda does not stop it).
+TIMEOUT_ERRORS = frozenset({"States.Timeout", "States.HeartbeatTimeout"})
+# A check keeps the names of at most this many alarms that are not OK (the record stays small).
+MAX_ALARMS_SHOWN = 5
+# A hook's answer is remembered this long (Powertools idempotency on the rollout table).
+HOOK_ANSWER_KEPT_SECONDS = 7 * 24 * 60 * 60
+IDEMPOTENCY_PK = "IDEMPOTENCY"
 
 
 @dataclass(frozen=True)
@@ -47,6 +75,9 @@ class Services:
     hooks: Lambda
     # Step Functions, to tell a live lock holder from one whose execution has ended.
     sfn: Any = None
+    # Where a hook's answer is remembered (a Powertools idempotency persistence layer);
+    # None runs every hook call (unit tests of the pure parts only).
+    hook_answers: Any = None
 
     def still_running(self, execution_arn: str) -> bool:
         """Whether the execution may still act (True when it cannot be told)."""
@@ -55,6 +86,8 @@ class Services:
     @classmethod
     def from_environment(cls) -> Services:
         """Clients from the environment (the Lambda runtime, or the local engine)."""
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
         return cls(
             lambda_=Lambda(client("lambda")),
@@ -64,6 +97,14 @@ class Services:
             events=StatusEvents(client("events")),
             hooks=Lambda(client("lambda", read_timeout=HOOK_READ_TIMEOUT_SECONDS)),
             sfn=client("stepfunctions"),
+            hook_answers=DynamoDBPersistenceLayer(
+                table_name=os.environ["TABLE_NAME"],
+                key_attr="pk",
+                sort_key_attr="sk",
+                static_pk_value=IDEMPOTENCY_PK,
+                expiry_attr="expiresAt",
+                boto3_client=client("dynamodb"),
+            ),
         )
 
 
@@ -102,82 +143,83 @@ def prepare(event: dict[str, Any], services: Services, now: datetime) -> Rollout
 
 
 def _prepare(event: dict[str, Any], services: Services, now: datetime) -> RolloutState:
+    """Observe (the request, the function, the lock, the alias), decide, then take the alias.
+
+    The order is what keeps it safe: nothing is written until every check passed; a stale
+    lock is taken over in one conditional write before its rollout is cleaned up; the
+    record is written last, conditionally, so a PrepareRollout still running after its
+    execution ended finds the mark its cleanup left and gives back what it took.
+    """
     request = parse_request(event.get("request"))
-    function, baseline = _resolve(request, services, str(event["rolloutId"]), now)
-    first_deploy = baseline is None
-    steps = () if first_deploy else request.steps
-    target = request.version
-    state = RolloutState(
-        rollout_id=str(event["rolloutId"]),
-        execution_arn=str(event.get("executionArn", "")),
-        started_at=str(event.get("startedAt") or _iso(now)),
-        function_name=function.name,
-        function_arn=function.arn,
-        alias=request.alias,
-        baseline_version=baseline.version if baseline else None,
-        target_version=target,
-        first_deploy=first_deploy,
-        strategy=request.strategy.name,
-        steps=tuple(PlannedStep(weight=s.weight, bake_seconds=s.bake_seconds) for s in steps),
-        check_interval_seconds=request.resolved_check_interval_seconds,
-        alarms=request.alarms,
-        hooks=HookNames(
-            pre_traffic=request.hooks.pre_traffic if request.hooks else None,
-            post_traffic=request.hooks.post_traffic if request.hooks else None,
-        ),
-        alias_revision_id=baseline.revision_id if baseline else None,
+    rollout_id = str(event["rolloutId"])
+    execution = str(event.get("executionArn", ""))
+    function = _resolve(request, services, rollout_id)
+    key = lock_key(function.name, request.alias)
+    record = services.store.record(rollout_id)
+    if record is not None and record.get("status") != RUNNING:
+        raise RecordClosedError(f"rollout {rollout_id} ended before it was prepared")
+    if record is not None:
+        return RolloutState.model_validate(record["state"])  # this task ran before
+    # A busy alias is reported as busy, not as whatever state the other rollout left it in.
+    stale = services.store.refuse_if_busy(key, rollout_id, services.still_running)
+    services.store.acquire(
+        key, rollout_id, execution, _iso(now), replacing=str(stale["rolloutId"]) if stale else None
     )
-    if target is not None and baseline is not None and baseline.version == target:
-        state = state.with_(action="none", summary=f"{state.subject} already runs version {target}")
-    else:
-        state = _decided(state, state.progress(), Health(), now)
-    services.store.acquire(state.lock_key, state.rollout_id, state.execution_arn, _iso(now))
-    services.store.create_record(state.as_json(), state.lock_key, _iso(now))
+    try:
+        if stale is not None:
+            # Ours now: clean up after the rollout whose execution ended without doing so.
+            conclude(
+                str(stale["rolloutId"]),
+                None,
+                {"functionName": function.name, "alias": request.alias},
+                "its execution ended without cleaning up; the next rollout did",
+                services,
+                now,
+                taken_over_by=rollout_id,
+            )
+        state = _plan(event, request, function, services, now)
+        if state.pin_alias:
+            services.lambda_.pin(
+                state.function_name, state.pin_alias, str(state.baseline_version), rollout_id
+            )
+        if not services.store.create_record(state.as_json(), key, _iso(now)):
+            raise RecordClosedError(f"rollout {rollout_id} ended before it was prepared")
+    except BaseException:
+        _give_back(rollout_id, key, function.name, services)
+        raise
     return state
 
 
-def _resolve(
-    request: RolloutRequest, services: Services, rollout_id: str, now: datetime
-) -> tuple[Any, AliasConfig | None]:
-    """Check that everything the request names exists; collect every problem at once."""
-    problems: list[tuple[str, str]] = []
-    try:
-        function = services.lambda_.function(request.function_name)
-    except NotFoundError:
-        raise ValidationError(
-            "functionName", f"no function named {request.function_name} in {services.region}"
-        ) from None
-    except AccessDeniedError:
-        raise ValidationError(
-            "functionName",
-            f"{request.function_name} is outside what this stack may roll out"
-            " (its TargetFunctionNamePrefix parameter)",
-        ) from None
-    # A busy alias is reported as busy, not as whatever state the other rollout left it in.
-    # A lock left by an execution that ended without cleaning up (stopped while it was
-    # being prepared, or its release event lost) is cleaned up now, then taken over.
-    stale = services.store.refuse_if_busy(
-        lock_key(function.name, request.alias), rollout_id, services.still_running
-    )
-    if request.version is not None and not services.lambda_.has_version(
-        function.name, request.version
-    ):
-        problems.append(("version", f"{function.name} has no published version {request.version}"))
-    problems += _missing_alarms_and_hooks(request, services)
-    if problems:
-        raise ValidationError.from_errors(problems)
-    if stale is not None:
-        # Fenced: the stale rollout's task may still be running; its late write must fail.
-        end_without_promotion(
-            str(stale["rolloutId"]),
-            None,
-            {"functionName": function.name, "alias": request.alias},
-            "its execution ended without cleaning up; the next rollout did",
-            services,
-            now,
-            fence=True,
-        )
+def _give_back(rollout_id: str, key: str, function_name: str, services: Services) -> None:
+    """Undo what a PrepareRollout took before it failed: its pin and its lock."""
+    record = services.store.record(rollout_id)
+    if record is not None and record.get("status") == RUNNING:
+        return  # prepared after all (a retry wrote it): the rollout goes on
+    with contextlib.suppress(RolloutError):
+        services.lambda_.unpin(function_name, pin_name(rollout_id))
+    with contextlib.suppress(RolloutError):
+        services.store.release(key, rollout_id)
+
+
+def pin_name(rollout_id: str) -> str:
+    """The name of the alias that pins a rollout's baseline (unique per rollout).
+
+    >>> pin_name("orders-api-live-v7-1a2b3c4d")
+    'rollout-baseline-5b0d7f3b4b6c2f1e'
+    """
+    return f"rollout-baseline-{hashlib.sha256(rollout_id.encode()).hexdigest()[:16]}"
+
+
+def _plan(
+    event: dict[str, Any],
+    request: RolloutRequest,
+    function: FunctionInfo,
+    services: Services,
+    now: datetime,
+) -> RolloutState:
+    """The rollout's state from the request and the alias as it is now; refuses a bad alias."""
     baseline = services.lambda_.alias(function.name, request.alias)
+    problems: list[tuple[str, str]] = []
     if baseline is not None and baseline.extra:
         problems.append(
             (
@@ -197,7 +239,69 @@ def _resolve(
         )
     if problems:
         raise ValidationError.from_errors(problems)
-    return function, baseline
+    first_deploy = baseline is None
+    steps = () if first_deploy else request.steps
+    target = request.version
+    rollout_id = str(event["rolloutId"])
+    state = RolloutState(
+        rollout_id=rollout_id,
+        execution_arn=str(event.get("executionArn", "")),
+        started_at=str(event.get("startedAt") or _iso(now)),
+        function_name=function.name,
+        function_arn=function.arn,
+        alias=request.alias,
+        baseline_version=baseline.version if baseline else None,
+        target_version=target,
+        first_deploy=first_deploy,
+        strategy=request.strategy.name,
+        steps=tuple(PlannedStep(weight=s.weight, bake_seconds=s.bake_seconds) for s in steps),
+        check_interval_seconds=request.resolved_check_interval_seconds,
+        alarms=request.alarms,
+        hooks=HookNames(
+            pre_traffic=request.hooks.pre_traffic if request.hooks else None,
+            post_traffic=request.hooks.post_traffic if request.hooks else None,
+        ),
+        alias_revision_id=baseline.revision_id if baseline else None,
+        pin_alias=pin_name(rollout_id)
+        if baseline is not None and baseline.version != "$LATEST"
+        else None,
+    )
+    if target is not None and baseline is not None and baseline.version == target:
+        return state.with_(
+            action="none",
+            promoted=True,
+            summary=f"{state.subject} already runs version {target}",
+        )
+    return _decided(state, state.progress(), Health(), now)
+
+
+def _resolve(request: RolloutRequest, services: Services, rollout_id: str) -> FunctionInfo:
+    """Check that everything the request names exists; collect every problem at once."""
+    problems: list[tuple[str, str]] = []
+    try:
+        function = services.lambda_.function(request.function_name)
+    except NotFoundError:
+        raise ValidationError(
+            "functionName", f"no function named {request.function_name} in {services.region}"
+        ) from None
+    except AccessDeniedError:
+        raise ValidationError(
+            "functionName",
+            f"{request.function_name} is outside what this stack may roll out"
+            " (its TargetFunctionNamePrefix parameter)",
+        ) from None
+    # Busy before anything else: a busy alias is refused as busy, not as a bad request.
+    services.store.refuse_if_busy(
+        lock_key(function.name, request.alias), rollout_id, services.still_running
+    )
+    if request.version is not None and not services.lambda_.has_version(
+        function.name, request.version
+    ):
+        problems.append(("version", f"{function.name} has no published version {request.version}"))
+    problems += _missing_alarms_and_hooks(request, services)
+    if problems:
+        raise ValidationError.from_errors(problems)
+    return function
 
 
 def _missing_alarms_and_hooks(request: RolloutRequest, services: Services) -> list[tuple[str, str]]:
@@ -230,13 +334,6 @@ def _missing_alarms_and_hooks(request: RolloutRequest, services: Services) -> li
     return problems
 
 
-def _decided(
-    state: RolloutState, progress: Progress, health: Health, now: datetime
-) -> RolloutState:
-    decision = decide(progress, health, now)
-    return state.following(decision, progress, describe(decision, progress))
-
-
 # -- PublishVersion -----------------------------------------------------------
 def publish(state: RolloutState, services: Services, now: datetime) -> RolloutState:
     """Publish $LATEST as the target (the same version again if the task is retried)."""
@@ -245,6 +342,7 @@ def publish(state: RolloutState, services: Services, now: datetime) -> RolloutSt
     if version == state.baseline_version:
         state = state.with_(
             action="none",
+            promoted=True,
             summary=f"{state.subject} already runs version {version}: $LATEST is unchanged",
         )
     services.store.update(state.rollout_id, _iso(now), targetVersion=version, state=state.as_json())
@@ -266,28 +364,39 @@ def hook_payload(state: RolloutState, lifecycle_event: str) -> dict[str, Any]:
 
 
 def run_hook(
-    state: RolloutState, lifecycle_event: str, services: Services, now: datetime
+    state: RolloutState,
+    lifecycle_event: str,
+    services: Services,
+    now: datetime,
+    context: Any = None,
 ) -> RolloutState:
-    """Invoke the hook; it passes only when it answers ``{"status": "Succeeded"}``."""
+    """Invoke the hook once; it passes only when it answers ``{"status": "Succeeded"}``.
+
+    Observes first: an abort requested (or an ending begun) before the hook runs ends
+    the rollout instead. The hook's answer is remembered (Powertools idempotency keyed
+    by rollout and lifecycle event) before the record is written, so a retried task
+    reuses it and never invokes the hook again; only a call whose answer was lost
+    (the invocation itself failed) is made again.
+    """
     if lifecycle_event not in HOOK_EVENTS:
         raise ValueError(f"lifecycleEvent must be one of {HOOK_EVENTS}, not {lifecycle_event!r}")
     hook = state.hooks.pre_traffic if lifecycle_event == "PreTraffic" else state.hooks.post_traffic
     if not hook:
         return state
-    _refuse_if_aborted(state, services)
-    payload = json.dumps(hook_payload(state, lifecycle_event)).encode()
-    try:
-        body, function_error = services.hooks.invoke(hook, payload)
-        verdict = _hook_verdict(body, function_error)
-    except InvocationTimeoutError:
-        verdict = f"it did not answer within {HOOK_READ_TIMEOUT_SECONDS} s"
+    record = services.store.record(state.rollout_id) or {}
+    if record.get("status") != RUNNING:
+        raise RecordClosedError(f"rollout {state.rollout_id} is {record.get('status', 'gone')}")
+    reason = abort_reason(record)
+    if reason is not None:
+        raise AbortedError(f"{reason} {state.progress().where()}")
+    verdict = _hook_answer(state, lifecycle_event, hook, services, context)
     services.store.update(
         state.rollout_id,
         _iso(now),
         **{
             f"hook{lifecycle_event}": {
                 "function": hook,
-                "result": verdict or "Succeeded",
+                "result": bounded(verdict or "Succeeded"),
                 "at": _iso(now),
             }
         },
@@ -297,18 +406,45 @@ def run_hook(
     return state
 
 
-def _abort_reason(record: dict[str, Any] | None) -> str | None:
-    """``"aborted by alice: p99 up"`` when someone asked the rollout to stop."""
-    abort = (record or {}).get("abort")
-    if not abort:
-        return None
-    return f"aborted by {abort.get('by', 'someone')}: {abort.get('reason') or 'no reason given'}"
+def _hook_answer(
+    state: RolloutState, lifecycle_event: str, hook: str, services: Services, context: Any
+) -> str | None:
+    """The hook's verdict (None: passed), invoking it only if no answer is remembered."""
 
+    def invoke(call: dict[str, Any]) -> dict[str, Any]:
+        payload = json.dumps(hook_payload(state, lifecycle_event)).encode()
+        try:
+            body, function_error = services.hooks.invoke(hook, payload)
+            return {"verdict": _hook_verdict(body, function_error)}
+        except InvocationTimeoutError:
+            return {"verdict": f"it did not answer within {HOOK_READ_TIMEOUT_SECONDS} s"}
 
-def _refuse_if_aborted(state: RolloutState, services: Services) -> None:
-    reason = _abort_reason(services.store.record(state.rollout_id))
-    if reason is not None:
-        raise AbortedError(f"{reason} {state.progress().where()}")
+    call = {"rolloutId": state.rollout_id, "lifecycleEvent": lifecycle_event, "hook": hook}
+    if services.hook_answers is None:
+        found = invoke(call)["verdict"]
+        return None if found is None else str(found)
+    from aws_lambda_powertools.utilities.idempotency import (
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    config = IdempotencyConfig(
+        event_key_jmespath="[rolloutId, lifecycleEvent, hook]",
+        expires_after_seconds=HOOK_ANSWER_KEPT_SECONDS,
+        raise_on_no_idempotency_key=True,
+    )
+    if context is not None:
+        # An answer in progress expires with this invocation, so a crashed one is retried.
+        config.register_lambda_context(context)
+    once: Callable[..., dict[str, Any]] = idempotent_function(
+        invoke,
+        data_keyword_argument="call",
+        persistence_store=services.hook_answers,
+        config=config,
+        key_prefix="hook",
+    )
+    verdict = once(call=call)["verdict"]
+    return None if verdict is None else str(verdict)
 
 
 def _hook_verdict(body: bytes, function_error: str | None) -> str | None:
@@ -330,152 +466,197 @@ def _hook_verdict(body: bytes, function_error: str | None) -> str | None:
     return f'it returned {text[:300] or "nothing"}, not {{"status": "Succeeded"}}'
 
 
-# -- ShiftTraffic / PromoteTarget ---------------------------------------------
-def _owned_alias(
-    state: RolloutState, wanted: AliasConfig, services: Services
-) -> tuple[AliasConfig | None, str | None]:
-    """The alias if this rollout still owns it, else (None, a drift description).
+# -- ShiftTraffic / PromoteTarget / CheckHealth / FinishRollout ----------------
+# Each observes (``rollouts.observe``), decides (``rollouts.decision.decide``, pure), and
+# acts only on that decision, fenced by the RevisionId it read and by the record being
+# RUNNING. A decision other than the task's own (an abort, a firing alarm, drift) is
+# returned for NextAction to follow: nothing is written.
+def _decided(
+    state: RolloutState, progress: Progress, health: Health, now: datetime
+) -> RolloutState:
+    decision = decide(progress, health, now)
+    return state.following(decision, progress, describe(decision, progress))
 
-    A RevisionId that moved on is ours anyway when the alias already routes as
-    ``wanted``: our earlier write landed and only its answer was lost.
+
+def _seen(state: RolloutState, services: Services, *, alarms: bool = True) -> Observation:
+    seen = observe(state, services, alarms=alarms)
+    if not seen.running:
+        raise RecordClosedError(
+            f"rollout {state.rollout_id} is {seen.record.get('status', 'gone')}:"
+            " this task does nothing more"
+        )
+    return seen
+
+
+def _write_alias(
+    state: RolloutState, seen: Observation, wanted: Routing, services: Services, now: datetime
+) -> AliasConfig | str:
+    """Write ``wanted`` with the RevisionId just observed; a drift description when refused.
+
+    The write is announced on the record first (``writing``, conditional on the record
+    being RUNNING), so that an ending knows the routing is the rollout's own even if
+    this task stops before saving it.
     """
-    current = services.lambda_.alias(state.function_name, state.alias)
+    current = seen.alias
     if current is None:
-        return None, f"alias {state.alias} was deleted"
-    if current.revision_id == state.alias_revision_id or current.same_routing(wanted):
-        return current, None
-    return None, f"alias {state.alias} now routes {current.describe()}, not as this rollout left it"
+        return f"alias {state.alias} was deleted"
+    if current.routing == wanted:
+        return current  # an earlier run of this task wrote it; only its answer was lost
+    _mark_writing(state, wanted, services, now)
+    try:
+        return services.lambda_.route(
+            state.function_name, state.alias, AliasConfig.of(wanted), current.revision_id
+        )
+    except PreconditionFailedError:
+        return f"alias {state.alias} was changed by someone else while this rollout wrote it"
+
+
+def _mark_writing(state: RolloutState, wanted: Routing, services: Services, now: datetime) -> None:
+    services.store.update(
+        state.rollout_id,
+        _iso(now),
+        writing={"version": wanted.version, "extra": dict(wanted.extra)},
+    )
+
+
+def _save_or_take_back(
+    state: RolloutState, written: AliasConfig, services: Services, save: Callable[[], None]
+) -> None:
+    """Save what was written; if an ending began meanwhile, take the write back.
+
+    The ending reads the alias after closing the record, and this task saves after
+    writing the alias: whichever comes second sees the other, so a late write is
+    always undone, by the ending or here. Taking back is fenced by the RevisionId
+    this task's own write returned: anything written since is left alone.
+    """
+    try:
+        save()
+    except RecordClosedError:
+        try:
+            if state.first_deploy:
+                found = services.lambda_.alias(state.function_name, state.alias)
+                if found is not None and found.revision_id == written.revision_id:
+                    services.lambda_.delete_alias(state.function_name, state.alias)
+            else:
+                services.lambda_.route(
+                    state.function_name,
+                    state.alias,
+                    AliasConfig(str(state.baseline_version)),
+                    written.revision_id,
+                )
+        except (PreconditionFailedError, NotFoundError):
+            pass
+        raise
 
 
 def shift(state: RolloutState, services: Services, now: datetime) -> RolloutState:
     """Send the next step's percent of traffic to the target, then decide (usually: bake)."""
-    index = state.step_index + 1
+    seen = _seen(state, services)
+    progress = state.progress()
+    decision = decide(progress, health_of(state, seen), now)
+    if decision.action != Action.SHIFT:
+        return state.following(decision, progress, describe(decision, progress))
+    index = decision.step_index
     step = state.steps[index]
-    assert state.baseline_version is not None and state.target_version is not None
-    wanted = AliasConfig(state.baseline_version, {state.target_version: step.weight})
-    written = _write_alias(state, wanted, services, now)
+    wanted = Routing.of(str(state.baseline_version), {str(state.target_version): step.weight})
+    written = _write_alias(state, seen, wanted, services, now)
     if isinstance(written, str):
-        return _drifted(state, written, now)
+        return _decided(state, state.progress(), Health(drift=written), now)
     state = state.with_(alias_revision_id=written.revision_id)
     state = _decided(state, state.progress().at_step(index), Health(), now)
-    services.store.record_step(
-        state.rollout_id,
-        {
-            "step": index + 1,
-            "weight": step.weight,
-            "bakeSeconds": step.bake_seconds,
-            "at": _iso(now),
-        },
-        state.as_json(),
-        _iso(now),
+    saved = state
+    _save_or_take_back(
+        saved,
+        written,
+        services,
+        lambda: services.store.record_step(
+            saved.rollout_id,
+            seen.record,
+            {
+                "step": index + 1,
+                "weight": step.weight,
+                "bakeSeconds": step.bake_seconds,
+                "at": _iso(now),
+            },
+            saved.as_json(),
+            _iso(now),
+        ),
     )
     services.events.emit(status_detail(Phase.SHIFTED, state, now))
     return state
 
 
 def promote(state: RolloutState, services: Services, now: datetime) -> RolloutState:
-    """Point the alias at the target at 100% (create it on a first deploy).
+    """Point the alias at the target at 100% (create it on a first deploy), then decide.
 
-    Decides to roll back instead when an abort was requested, and to stop when
-    the alias is no longer the rollout's.
+    Observes first: an abort, a firing alarm or drift rolls back or stops instead.
     """
     assert state.target_version is not None
-    abort_reason = _abort_reason(services.store.record(state.rollout_id))
-    if abort_reason is not None:
-        return _decided(state, state.progress(), Health(abort_reason=abort_reason), now)
-    wanted = AliasConfig(state.target_version)
-    if state.first_deploy:
-        current = services.lambda_.alias(state.function_name, state.alias)
-        if current is None:
-            _mark_writing(state, wanted, services, now)
-            written: AliasConfig | str = services.lambda_.create_alias(
+    seen = _seen(state, services)
+    decided = _decided(state, state.progress(), health_of(state, seen), now)
+    if decided.action != Action.PROMOTE:
+        return decided
+    wanted = Routing.of(state.target_version)
+    written: AliasConfig | str
+    if state.first_deploy and seen.alias is None:
+        _mark_writing(state, wanted, services, now)
+        try:
+            written = services.lambda_.create_alias(
                 state.function_name, state.alias, state.target_version
             )
-        elif current.same_routing(wanted):
-            written = current
-        else:
-            written = f"alias {state.alias} was created by someone else ({current.describe()})"
+        except ResourceConflictError:
+            written = f"alias {state.alias} was created by someone else meanwhile"
     else:
-        written = _write_alias(state, wanted, services, now)
+        written = _write_alias(state, seen, wanted, services, now)
     if isinstance(written, str):
-        return _drifted(state, written, now)
+        return _decided(state, state.progress(), Health(drift=written), now)
     summary = (
         f"{state.subject} created on version {state.target_version} (first deploy: no baseline)"
         if state.first_deploy
         else f"{state.subject} promoted to version {state.target_version}"
         f" (was {state.baseline_version})"
     )
-    state = state.with_(
-        alias_revision_id=written.revision_id, action="promoted", wait_seconds=0, summary=summary
+    promoted = state.with_(alias_revision_id=written.revision_id, promoted=True)
+    promoted = _decided(promoted, promoted.progress(), Health(), now).with_(summary=summary)
+    _save_or_take_back(
+        promoted,
+        written,
+        services,
+        lambda: services.store.update(
+            promoted.rollout_id,
+            _iso(now),
+            promotedAt=_iso(now),
+            state=promoted.as_json(),
+            writing=None,
+        ),
     )
-    services.store.update(
-        state.rollout_id, _iso(now), promotedAt=_iso(now), state=state.as_json(), writing=None
-    )
-    services.events.emit(status_detail(Phase.PROMOTED, state, now, reason=summary))
-    return state
+    services.events.emit(status_detail(Phase.PROMOTED, promoted, now, reason=summary))
+    return promoted
 
 
-def _mark_writing(
-    state: RolloutState, wanted: AliasConfig, services: Services, now: datetime
-) -> None:
-    """Record the routing about to be written, before writing it.
-
-    Should the task stop after its write but before saving the new RevisionId,
-    a rollback knows that routing is the rollout's own (see ``_pending``).
-    """
-    services.store.update(
-        state.rollout_id, _iso(now), writing={"version": wanted.version, "extra": wanted.extra}
-    )
-
-
-def _write_alias(
-    state: RolloutState, wanted: AliasConfig, services: Services, now: datetime
-) -> AliasConfig | str:
-    """Write the alias with the RevisionId last seen; a drift description when it is not ours."""
-    current, drift = _owned_alias(state, wanted, services)
-    if current is None:
-        return drift or "alias changed"
-    if current.same_routing(wanted):
-        return current
-    _mark_writing(state, wanted, services, now)
-    try:
-        return services.lambda_.route(state.function_name, state.alias, wanted, current.revision_id)
-    except PreconditionFailedError:
-        return f"alias {state.alias} was changed by someone else while this rollout wrote it"
-
-
-def _drifted(state: RolloutState, drift: str, now: datetime) -> RolloutState:
-    return _decided(state, state.progress(), Health(drift=drift), now)
-
-
-# -- CheckHealth --------------------------------------------------------------
 def check(state: RolloutState, services: Services, now: datetime) -> RolloutState:
-    """After a bake wait: look at alarms, abort requests and the alias, then decide."""
+    """After a bake wait: observe alarms, abort requests and the alias, then decide."""
     progress = state.progress().after_wait(state.wait_seconds)
-    record = services.store.record(state.rollout_id) or {}
-    alarm_states = services.alarms.states(state.alarms) if state.alarms else {}
-    firing = tuple(name for name in state.alarms if alarm_states.get(name) == "ALARM")
-    missing = [name for name in state.alarms if name not in alarm_states]
-    if missing:
-        raise NotFoundError(f"alarm {', '.join(missing)} no longer exists; cannot judge health")
-    assert state.baseline_version is not None and state.target_version is not None
-    live = AliasConfig(state.baseline_version, {state.target_version: state.weight})
-    current, drift = _owned_alias(state, live, services)
-    if current is not None:
+    seen = _seen(state, services)
+    health = health_of(state, seen)
+    if seen.alias is not None and health.drift is None:
         # Same routing under a new RevisionId (someone re-saved the alias): still ours.
-        state = state.with_(alias_revision_id=current.revision_id)
-    health = Health(alarms_firing=firing, abort_reason=_abort_reason(record), drift=drift)
+        state = state.with_(alias_revision_id=seen.alias.revision_id)
     state = _decided(state, progress, health, now)
+    firing = list(health.alarms_firing + health.alarms_missing)
     services.store.record_check(
         state.rollout_id,
+        seen.record,
         {
             "at": _iso(now),
             "step": progress.step_index + 1,
             "weight": progress.weight,
             "bakedSeconds": progress.baked_seconds,
-            "alarms": alarm_states,
+            # Only the alarms that are not OK, and at most a few: the record stays bounded.
+            "alarmsWatched": len(state.alarms),
+            "alarmsFiring": [bounded(name, 255) for name in firing[:MAX_ALARMS_SHOWN]],
             "action": state.action,
-            **({"reason": state.reason} if state.reason else {}),
+            **({"reason": bounded(state.reason)} if state.reason else {}),
         },
         state.as_json(),
         _iso(now),
@@ -483,27 +664,59 @@ def check(state: RolloutState, services: Services, now: datetime) -> RolloutStat
     return state
 
 
-# -- FinishRollout ------------------------------------------------------------
-def finish(state: RolloutState, services: Services, now: datetime) -> dict[str, Any]:
-    """Record success, release the lock, and answer the execution's output."""
-    if state.action not in ("promoted", "none"):
-        raise ValueError(f"cannot finish a rollout whose last action is {state.action!r}")
+def finish(state: RolloutState, services: Services, now: datetime) -> RolloutState:
+    """The last look, then success: record it, release the lock, set the execution output.
+
+    Observes the alias, the alarms and the record once more (the PostTraffic hook may
+    have run for minutes): drift stops, an abort or a firing alarm rolls back. Success
+    is written only if no abort was accepted meanwhile (both are conditional writes),
+    so an accepted abort is never followed by "promoted".
+    """
+    if not state.promoted:
+        raise ValueError(f"cannot finish a rollout that was not promoted ({state.action!r})")
+    record = services.store.record(state.rollout_id) or {}
+    if record.get("status") == SUCCEEDED:
+        return _finished(state, services, now)  # this task ran before; only its answer was lost
+    seen = _seen(state, services)
+    decided = _decided(state, state.progress(), health_of(state, seen), now)
+    if decided.action != Action.FINISH:
+        return decided
     if state.action == "none":
         summary = state.summary
     else:
+        count = len(state.steps)
         summary = state.summary + (
-            f" after {len(state.steps)} step{'s' if len(state.steps) != 1 else ''}"
-            if state.steps
-            else " all at once"
+            f" after {count} step{'s' if count != 1 else ''}" if state.steps else " all at once"
         )
-    ended = services.store.end(state.rollout_id, _iso(now), SUCCEEDED, summary, state.as_json())
-    if not ended and (services.store.record(state.rollout_id) or {}).get("status") != SUCCEEDED:
-        raise RolloutEndedError(
-            f"rollout {state.rollout_id} was ended by a cleanup before it could finish"
-        )
+    finished = state.with_(action="finished", summary=summary)
+    if not services.store.end(
+        state.rollout_id,
+        _iso(now),
+        SUCCEEDED,
+        summary,
+        finished.as_json(),
+        from_status=RUNNING,
+        unless_aborted=True,
+    ):
+        # An abort was accepted, or an ending began, between the look and the write.
+        seen = observe(state, services)
+        if seen.record.get("status") == SUCCEEDED:
+            return _finished(state, services, now)
+        if not seen.running:
+            raise RecordClosedError(f"rollout {state.rollout_id} was ended before it finished")
+        return _decided(state, state.progress(), health_of(state, seen), now)
+    return _finished(finished, services, now)
+
+
+def _finished(state: RolloutState, services: Services, now: datetime) -> RolloutState:
+    """After success is recorded: unpin the baseline, release the lock, announce, answer."""
+    record = services.store.record(state.rollout_id) or {}
+    summary = str(record.get("reason") or state.summary)
+    if state.pin_alias:
+        services.lambda_.unpin(state.function_name, state.pin_alias)
     services.store.release(state.lock_key, state.rollout_id)
     services.events.emit(status_detail(Phase.SUCCEEDED, state, now, reason=summary))
-    return {
+    outcome = {
         "rolloutId": state.rollout_id,
         "status": SUCCEEDED,
         "functionName": state.function_name,
@@ -515,124 +728,7 @@ def finish(state: RolloutState, services: Services, now: datetime) -> dict[str, 
         "steps": [s.model_dump(by_alias=True) for s in state.steps],
         "summary": summary,
     }
-
-
-# -- RollBack / StopOnDrift / release after a crash -----------------------------
-def end_without_promotion(
-    rollout_id: str,
-    state: RolloutState | None,
-    request: dict[str, Any] | None,
-    why: str,
-    services: Services,
-    now: datetime,
-    drift_reported: bool = False,
-    fence: bool = False,
-) -> dict[str, Any]:
-    """End a rollout that will not be promoted: restore the baseline unless the alias drifted.
-
-    Safe to run again, and after the execution itself is gone (the release
-    function, and the next rollout finding a stale lock, call it). A rollout
-    whose record has already ended keeps that ending and is not restored again;
-    one recorded SUCCEEDED (only its bookkeeping failed after) stays promoted.
-    ``fence``: also renew the alias's RevisionId when it is already back on the
-    baseline, so a late write from a task still running for this rollout fails.
-    Returns ``{"drifted": bool, "status": ..., "cause": sentence}``.
-    """
-    record = services.store.record(rollout_id)
-    if state is None and record is not None:
-        state = RolloutState.model_validate(record["state"])
-    if state is None:
-        # PrepareRollout failed before writing a record: release the lock if it took it.
-        if request and request.get("functionName") and request.get("alias"):
-            services.store.release(
-                lock_key(str(request["functionName"]), str(request["alias"])), rollout_id
-            )
-        return {
-            "drifted": False,
-            "status": ROLLED_BACK,
-            "cause": f"The rollout failed before it changed anything: {why}",
-        }
-    if record is not None and record.get("status") in ENDED:
-        services.store.release(state.lock_key, rollout_id)
-        status = str(record["status"])
-        cause = str(record.get("reason") or state.summary)
-        if status == SUCCEEDED:
-            cause = f"{cause} (then: {why})"
-        return {"drifted": status == DRIFTED, "status": status, "cause": cause}
-
-    holder = services.store.lock_holder(state.lock_key)
-    if holder is not None and holder.get("rolloutId") != rollout_id:
-        drift: str | None = f"rollout {holder.get('rolloutId')} now holds alias {state.alias}"
-    else:
-        drift = why if drift_reported else None
-    restored = ""
-    if drift is None:
-        drift, restored = _restore(state, services, record or {}, fence)
-    if drift is not None:
-        status = DRIFTED
-        cause = (
-            f"Stopped {state.subject} without touching it: {drift}. The alias was left as found."
-        )
-    else:
-        status, cause = ROLLED_BACK, f"Rolled back {state.subject}{restored}: {why.rstrip('.')}."
-    if record is not None and services.store.end(
-        rollout_id, _iso(now), status, cause, state.as_json()
-    ):
-        phase = Phase.DRIFTED if status == DRIFTED else Phase.ROLLED_BACK
-        services.events.emit(status_detail(phase, state, now, reason=cause))
-    services.store.release(state.lock_key, rollout_id)
-    return {"drifted": drift is not None, "cause": cause, "status": status}
-
-
-def _restore(
-    state: RolloutState, services: Services, record: dict[str, Any], fence: bool
-) -> tuple[str | None, str]:
-    """Put the alias back as it was before the rollout. Returns (drift, what was done)."""
-    current = services.lambda_.alias(state.function_name, state.alias)
-    if current is None:
-        if state.first_deploy:
-            return None, " (the alias was never created)"
-        return f"alias {state.alias} was deleted", ""
-    at_baseline = not state.first_deploy and current.same_routing(
-        AliasConfig(str(state.baseline_version))
-    )
-    if at_baseline and not fence:
-        return None, f" to version {state.baseline_version}"
-    if not at_baseline and not _ours(state, current, record):
-        return (
-            f"alias {state.alias} now routes {current.describe()}, not as this rollout left it",
-            "",
-        )
-    if state.first_deploy:
-        services.lambda_.delete_alias(state.function_name, state.alias)
-        return None, " by deleting the alias this first deploy created"
-    baseline = AliasConfig(str(state.baseline_version))
-    try:
-        services.lambda_.route(state.function_name, state.alias, baseline, current.revision_id)
-    except PreconditionFailedError:
-        return f"alias {state.alias} was changed by someone else during the rollback", ""
-    return None, f" to version {state.baseline_version}"
-
-
-def _pending(record: dict[str, Any]) -> AliasConfig | None:
-    """The routing a task recorded it was about to write, and never saved as written.
-
-    That task wrote it and then failed, or was stopped, before saving the new
-    RevisionId: the routing is the rollout's own.
-    """
-    writing = record.get("writing")
-    if not isinstance(writing, dict) or "version" not in writing:
-        return None
-    extra = {str(v): int(w) for v, w in (writing.get("extra") or {}).items()}
-    return AliasConfig(str(writing["version"]), extra)
-
-
-def _ours(state: RolloutState, current: AliasConfig, record: dict[str, Any]) -> bool:
-    """Whether the alias is as this rollout last wrote it, or as it was writing it."""
-    pending = _pending(record)
-    return current.revision_id == state.alias_revision_id or (
-        pending is not None and current.same_routing(pending)
-    )
+    return state.with_(action="finished", summary=summary, outcome=outcome)
 
 
 def failure_reason(failure: dict[str, Any] | None, state: RolloutState | None) -> str:
@@ -648,8 +744,9 @@ def failure_reason(failure: dict[str, Any] | None, state: RolloutState | None) -
         where = f" {state.progress().where()}" if state is not None else ""
         if error == "HookFailedError":
             return f"{message}{where}"
+        message = bounded(str(message), 2_000)
         if error == "AbortedError":
-            return str(message)
+            return message
         return f"a task failed with {error}: {message}{where}".strip()
     if state is not None and state.reason:
         return state.reason
@@ -657,15 +754,15 @@ def failure_reason(failure: dict[str, Any] | None, state: RolloutState | None) -
 
 
 def needs_release(record: dict[str, Any] | None) -> bool:
-    """Whether a record still needs cleanup (its rollout never reached an end)."""
-    return record is not None and record.get("status") not in ENDED
+    """Whether a rollout still needs cleanup: it never reached an end (or has no record yet)."""
+    return record is None or record.get("status") not in ENDED
 
 
 __all__ = [
     "Action",
     "Services",
     "check",
-    "end_without_promotion",
+    "conclude",
     "failure_reason",
     "finish",
     "hook_payload",

@@ -1,0 +1,122 @@
+"""Observe: everything a task reads before it decides, in one place.
+
+A task that can move traffic or end a rollout first reads the alias (version,
+routing, RevisionId), the record (status, abort request, the write it last
+intended), the lock, and the alarms; ``health`` then turns that observation into
+the ``Health`` the pure decision takes. Nothing here decides the next action.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rollouts.aliases import AliasConfig
+from rollouts.decision import Health, Routing, owns
+from rollouts.store import RUNNING
+
+if TYPE_CHECKING:
+    from rollouts.state import RolloutState
+    from rollouts.tasks import Services
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a task saw, read in this order: record, lock, alarms, alias."""
+
+    record: dict[str, Any]
+    lock_holder: str | None
+    alarm_states: dict[str, str]
+    alias: AliasConfig | None
+    alarms_read: bool = True
+
+    @property
+    def running(self) -> bool:
+        return self.record.get("status") == RUNNING
+
+    @property
+    def abort_reason(self) -> str | None:
+        """``"aborted by alice: p99 up"`` when someone asked the rollout to stop."""
+        return abort_reason(self.record)
+
+    @property
+    def pending(self) -> Routing | None:
+        return pending_routing(self.record)
+
+
+def abort_reason(record: dict[str, Any] | None) -> str | None:
+    abort = (record or {}).get("abort")
+    if not abort:
+        return None
+    return f"aborted by {abort.get('by', 'someone')}: {abort.get('reason') or 'no reason given'}"
+
+
+def pending_routing(record: dict[str, Any]) -> Routing | None:
+    """The routing a task recorded it was about to write, and never saved as written.
+
+    That task wrote it and then failed, or was stopped, before saving: the routing
+    is the rollout's own.
+    """
+    writing = record.get("writing")
+    if not isinstance(writing, dict) or "version" not in writing:
+        return None
+    extra = {str(v): int(w) for v, w in (writing.get("extra") or {}).items()}
+    return Routing.of(str(writing["version"]), extra)
+
+
+def observe(state: RolloutState, services: Services, *, alarms: bool = True) -> Observation:
+    """Read the record, the lock, the alarms (when asked) and the alias, in that order.
+
+    The alias comes last: the RevisionId a write is then fenced by is the newest read.
+    """
+    record = services.store.record(state.rollout_id) or {}
+    holder = services.store.lock_holder(state.lock_key)
+    alarm_states = services.alarms.states(state.alarms) if alarms and state.alarms else {}
+    alias = services.lambda_.alias(state.function_name, state.alias)
+    return Observation(
+        record=record,
+        lock_holder=str(holder["rolloutId"]) if holder else None,
+        alarm_states=alarm_states,
+        alias=alias,
+        alarms_read=alarms,
+    )
+
+
+def expected_routings(state: RolloutState, seen: Observation) -> list[Routing | None]:
+    """How the alias routes if it is as this rollout left it.
+
+    As the task's input says, and as the record says: a task whose answer was lost
+    saved its progress in the record, and its retry gets the older input.
+    """
+    from rollouts.state import RolloutState
+
+    expected = [state.expected_routing()]
+    saved = seen.record.get("state")
+    if isinstance(saved, dict):
+        expected.append(RolloutState.model_validate(saved).expected_routing())
+    return expected
+
+
+def drift(state: RolloutState, seen: Observation) -> str | None:
+    """Why the alias is no longer this rollout's, or None while it is (see ``owns``)."""
+    if seen.lock_holder is not None and seen.lock_holder != state.rollout_id:
+        return f"rollout {seen.lock_holder} now holds alias {state.alias}"
+    current = seen.alias.routing if seen.alias is not None else None
+    if any(owns(expected, seen.pending, current) for expected in expected_routings(state, seen)):
+        return None
+    if seen.alias is None:
+        return f"alias {state.alias} was deleted"
+    if state.first_deploy and not state.promoted:
+        return f"alias {state.alias} was created by someone else ({seen.alias.describe()})"
+    return f"alias {state.alias} now routes {seen.alias.describe()}, not as this rollout left it"
+
+
+def health(state: RolloutState, seen: Observation) -> Health:
+    """The observation as the decision's ``Health``."""
+    watched = state.alarms if seen.alarms_read else ()
+    return Health(
+        alarms_firing=tuple(n for n in watched if seen.alarm_states.get(n) == "ALARM"),
+        alarms_missing=tuple(n for n in watched if n not in seen.alarm_states),
+        abort_reason=seen.abort_reason,
+        drift=drift(state, seen),
+    )
