@@ -54,25 +54,28 @@ class Progress:
 
 
 def _health(checks: list[dict[str, Any]]) -> tuple[str, bool]:
-    """``("ALARM: orders-errors", True)`` from the latest check's alarm states.
+    """``("ALARM: orders-errors", True)`` from the latest check.
 
-    >>> _health([{"alarms": {"a": "OK", "b": "ALARM"}}])
+    A check names only the alarms that are not OK (``alarmsNotOk``, a few at most)
+    and counts the alarms it watched (``alarmsWatched``): the record stays small.
+
+    >>> _health([{"alarmsWatched": 2, "alarmsNotOk": {"b": "ALARM"}}])
     ('ALARM: b', True)
-    >>> _health([{"alarms": {"a": "OK"}}])
+    >>> _health([{"alarmsWatched": 1, "alarmsNotOk": {}}])
     ('OK: 1 alarm', False)
     """
     if not checks:
         return "not checked yet", False
-    alarms: dict[str, str] = checks[-1].get("alarms") or {}
-    if not alarms:
-        return "no alarms", False
-    firing = sorted(name for name, state in alarms.items() if state == "ALARM")
+    watched = int(checks[-1].get("alarmsWatched") or 0)
+    not_ok: dict[str, str] = dict(checks[-1].get("alarmsNotOk") or {})
+    firing = sorted(name for name, state in not_ok.items() if state == "ALARM")
     if firing:
         return f"ALARM: {', '.join(firing)}", True
-    others = sorted(f"{name}={state}" for name, state in alarms.items() if state != "OK")
-    if others:
-        return ", ".join(others), False
-    return f"OK: {len(alarms)} alarm{'s' if len(alarms) != 1 else ''}", False
+    if not_ok:
+        return ", ".join(sorted(f"{name}={state}" for name, state in not_ok.items())), False
+    if not watched:
+        return "no alarms", False
+    return f"OK: {watched} alarm{'s' if watched != 1 else ''}", False
 
 
 def progress_of(described: dict[str, Any]) -> Progress:

@@ -84,8 +84,15 @@ def rollout_lines(described: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _alarms(alarms: dict[str, str]) -> str:
-    return ", ".join(f"{name}={state}" for name, state in sorted(alarms.items())) or "no alarms"
+def _alarms(check: dict[str, Any]) -> str:
+    """``"1 alarm OK"``, ``"errors=ALARM"`` or ``"no alarms"`` for one check."""
+    not_ok: dict[str, str] = dict(check.get("alarmsNotOk") or {})
+    watched = int(check.get("alarmsWatched") or 0)
+    if not_ok:
+        return ", ".join(f"{name}={state}" for name, state in sorted(not_ok.items()))
+    if not watched:
+        return "no alarms"
+    return f"{watched} alarm{'s' if watched != 1 else ''} OK"
 
 
 def status_lines(described: dict[str, Any], timeline: list[str]) -> list[str]:
@@ -106,7 +113,7 @@ def status_lines(described: dict[str, Any], timeline: list[str]) -> list[str]:
         reason = f" ({check['reason']})" if check.get("reason") else ""
         lines.append(
             f"  {check.get('at')}  step {check.get('step')} at {check.get('weight')}%, "
-            f"baked {check.get('bakedSeconds')} s, {_alarms(check.get('alarms') or {})}"
+            f"baked {check.get('bakedSeconds')} s, {_alarms(check)}"
             f" -> {check.get('action')}{reason}"
         )
     if timeline:

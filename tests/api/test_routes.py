@@ -286,9 +286,11 @@ def test_describe_a_rollout_mid_bake(api: Api) -> None:
     rollout_id = start(api).body["rolloutId"]
     state = api.write_record(rollout_id, steps=(10, 50), step_index=0)
     step = {"step": 1, "weight": 10, "at": "2026-01-01T00:00:05+00:00"}
-    check = {"at": "2026-01-01T00:01:05+00:00", "alarms": {}, "decision": "bake"}
-    api.store.record_step(rollout_id, step, state, "2026-01-01T00:00:05+00:00")
-    api.store.record_check(rollout_id, check, state, "2026-01-01T00:01:05+00:00")
+    check = {"at": "2026-01-01T00:01:05+00:00", "alarmsNotOk": {}, "decision": "bake"}
+    record = api.store.record(rollout_id) or {}
+    api.store.record_step(rollout_id, record, step, state, "2026-01-01T00:00:05+00:00")
+    record = api.store.record(rollout_id) or {}
+    api.store.record_check(rollout_id, record, check, state, "2026-01-01T00:01:05+00:00")
 
     answer = describe(api, rollout_id)
 

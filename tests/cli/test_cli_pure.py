@@ -33,7 +33,14 @@ def described(**changes: Any) -> dict[str, Any]:
 
 
 def check(step: int, baked: int, action: str = "bake", **alarms: str) -> dict[str, Any]:
-    return {"step": step, "bakedSeconds": baked, "action": action, "alarms": alarms}
+    """A check as CheckHealth records it: the alarms watched, and those not OK by name."""
+    return {
+        "step": step,
+        "bakedSeconds": baked,
+        "action": action,
+        "alarmsWatched": len(alarms),
+        "alarmsNotOk": {name: state for name, state in alarms.items() if state != "OK"},
+    }
 
 
 # -- progress_of ----------------------------------------------------------------

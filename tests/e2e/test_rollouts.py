@@ -161,7 +161,7 @@ def test_canary_checks_health_every_interval_while_baking(
     assert saved is not None
     # 300 s of bake, checked every 60 s: five checks, all OK, the last one promotes.
     assert [int(c["bakedSeconds"]) for c in saved["checks"]] == [60, 120, 180, 240, 300]
-    assert [(c["alarmsWatched"], c["alarmsFiring"]) for c in saved["checks"]] == [(1, [])] * 5
+    assert [(c["alarmsWatched"], c["alarmsNotOk"]) for c in saved["checks"]] == [(1, {})] * 5
     assert [c["action"] for c in saved["checks"]] == ["bake"] * 4 + ["promote"]
     waits = [
         e["stateEnteredEventDetails"]["name"]
@@ -378,8 +378,8 @@ def test_alarm_entering_alarm_mid_bake_rolls_back_at_the_next_check(
     checks = saved["checks"]
     # Every check before the last saw the alarm OK; the first to see ALARM rolled back,
     # long before the 30-minute bake would have ended.
-    assert [c["alarmsFiring"] for c in checks[:-1]] == [[]] * (len(checks) - 1)
-    assert (checks[-1]["alarmsFiring"], checks[-1]["action"]) == ([name], "rollback")
+    assert [c["alarmsNotOk"] for c in checks[:-1]] == [{}] * (len(checks) - 1)
+    assert (checks[-1]["alarmsNotOk"], checks[-1]["action"]) == ({name: "ALARM"}, "rollback")
     assert int(checks[-1]["bakedSeconds"]) < 1800
     assert lock(local_engine, target.name) is None
 

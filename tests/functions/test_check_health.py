@@ -26,7 +26,7 @@ def test_an_alarm_in_alarm_rolls_back_naming_the_alarm(aws, tasks):
     (check,) = aws.record("rollout-1")["checks"]
     assert check["action"] == "rollback"
     # Only the alarms that are not OK are named (the record stays bounded).
-    assert (check["alarmsWatched"], check["alarmsFiring"]) == (2, ["orders-api-latency"])
+    assert (check["alarmsWatched"], check["alarmsNotOk"]) == (2, {"orders-api-latency": "ALARM"})
     assert "orders-api-latency" in check["reason"]
 
 
@@ -91,7 +91,7 @@ def test_each_check_is_appended_to_the_record(aws, tasks):
     assert record["checkCount"] == 2
     assert [c["bakedSeconds"] for c in record["checks"]] == [60, 120]
     assert [c["action"] for c in record["checks"]] == ["bake", "bake"]
-    assert (record["checks"][0]["alarmsWatched"], record["checks"][0]["alarmsFiring"]) == (1, [])
+    assert (record["checks"][0]["alarmsWatched"], record["checks"][0]["alarmsNotOk"]) == (1, {})
 
 
 def test_a_deleted_alarm_cannot_be_judged_so_the_rollout_rolls_back(aws, tasks):

@@ -218,12 +218,13 @@ TEAM_RULES = {
         {
             "detail": {
                 "functionName": ["orders-api"],
-                "phase": ["succeeded", "rolled-back", "drifted", "refused"],
+                "phase": ["succeeded", "rolled-back", "drifted", "rollback-failed", "refused"],
             }
         },
         [
             "status-drifted.json",
             "status-refused.json",
+            "status-rollback-failed.json",
             "status-rolled-back.json",
             "status-succeeded.json",
         ],

@@ -96,6 +96,8 @@ EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
                 "lambda:GetFunctionConfiguration",
                 "lambda:GetAlias",
                 "lambda:ListVersionsByFunction",
+                # The baseline's pin, and the cleanup after a stale lock.
+                "lambda:CreateAlias",
                 "lambda:UpdateAlias",
                 "lambda:DeleteAlias",
             }
@@ -119,10 +121,12 @@ EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
         "table": TABLE_CRUD,
         "hooks": frozenset({"lambda:InvokeFunction"}),
     },
+    # Every task that moves traffic reads the alarms first: nothing moves while one fires.
     "ShiftTrafficFunction": {
         "status-bus": PUT_STATUS_EVENTS,
         "table": TABLE_CRUD,
         "targets": frozenset({"lambda:GetAlias", "lambda:UpdateAlias"}),
+        "alarms": frozenset({"cloudwatch:DescribeAlarms"}),
     },
     "CheckHealthFunction": {
         "table": TABLE_CRUD,
@@ -132,16 +136,23 @@ EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
     "PromoteTargetFunction": {
         "status-bus": PUT_STATUS_EVENTS,
         "table": TABLE_CRUD,
-        "targets": frozenset({"lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias"}),
+        # DeleteAlias: a first deploy's alias created after its rollout ended is taken back.
+        "targets": frozenset(
+            {"lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias", "lambda:DeleteAlias"}
+        ),
+        "alarms": frozenset({"cloudwatch:DescribeAlarms"}),
     },
     "RollBackFunction": {
         "status-bus": PUT_STATUS_EVENTS,
         "table": TABLE_CRUD,
         "targets": frozenset({"lambda:GetAlias", "lambda:UpdateAlias", "lambda:DeleteAlias"}),
     },
+    # The last look (the alias, the alarms) before success; the baseline's pin removed.
     "FinishRolloutFunction": {
         "status-bus": PUT_STATUS_EVENTS,
         "table": TABLE_CRUD,
+        "targets": frozenset({"lambda:GetAlias", "lambda:DeleteAlias"}),
+        "alarms": frozenset({"cloudwatch:DescribeAlarms"}),
     },
     "ReleaseRolloutFunction": {
         "status-bus": PUT_STATUS_EVENTS,

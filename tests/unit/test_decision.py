@@ -229,4 +229,5 @@ def test_describe(progress: Progress, health: Health, summary: str) -> None:
 
 
 def test_action_values() -> None:
-    assert [a.value for a in Action] == ["shift", "bake", "promote", "rollback", "drift"]
+    # The values NextAction, PromotionOutcome? and FinishOutcome? route on.
+    assert [a.value for a in Action] == ["shift", "bake", "promote", "finish", "rollback", "drift"]

@@ -643,7 +643,11 @@ def check(state: RolloutState, services: Services, now: datetime) -> RolloutStat
         # Same routing under a new RevisionId (someone re-saved the alias): still ours.
         state = state.with_(alias_revision_id=seen.alias.revision_id)
     state = _decided(state, progress, health, now)
-    firing = list(health.alarms_firing + health.alarms_missing)
+    not_ok = [
+        (bounded(name, 255), seen.alarm_states.get(name, "MISSING"))
+        for name in state.alarms
+        if seen.alarm_states.get(name) != "OK"
+    ]
     services.store.record_check(
         state.rollout_id,
         seen.record,
@@ -654,7 +658,7 @@ def check(state: RolloutState, services: Services, now: datetime) -> RolloutStat
             "bakedSeconds": progress.baked_seconds,
             # Only the alarms that are not OK, and at most a few: the record stays bounded.
             "alarmsWatched": len(state.alarms),
-            "alarmsFiring": [bounded(name, 255) for name in firing[:MAX_ALARMS_SHOWN]],
+            "alarmsNotOk": dict(not_ok[:MAX_ALARMS_SHOWN]),
             "action": state.action,
             **({"reason": bounded(state.reason)} if state.reason else {}),
         },
