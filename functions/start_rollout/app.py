@@ -3,8 +3,9 @@
 Two rules invoke it (see ``rollouts.triggers``): a "Rollout Requested" custom
 event whose detail is the execution input, and the CloudTrail record of
 ``UpdateFunctionCode`` for a function tagged ``rollouts:alias``, whose tags
-configure a rollout of its new ``$LATEST``. Either way the rollout starts
-through ``rollouts.service.start_rollout``, as the API's do.
+configure a rollout of its new ``$LATEST`` (pinned to the record's CodeSha256:
+the code that call uploaded). Either way the rollout starts through
+``rollouts.service.start_rollout``, as the API's do.
 
 EventBridge invokes asynchronously: an error here is retried, then lands in the
 dead-letter queue. So a refusal (bad input, busy alias) never raises; it puts a
@@ -101,10 +102,17 @@ def function_tags(lambda_: Any, name_or_arn: str) -> tuple[str, dict[str, str]] 
     return arn.split(":function:")[-1].split(":")[0], tags
 
 
-def on_code_update(name_or_arn: str, clients: Clients, now: datetime) -> dict[str, Any]:
-    """A tagged function's new code: roll out its $LATEST as its tags say; ignore the untagged."""
+def on_code_update(
+    name_or_arn: str, clients: Clients, now: datetime, code_sha256: str | None = None
+) -> dict[str, Any]:
+    """A tagged function's new code: roll out its $LATEST as its tags say; ignore the untagged.
+
+    ``code_sha256`` (the update's CodeSha256) pins the rollout to that code.
+    """
     found = function_tags(clients.lambda_, name_or_arn)
-    request = triggers.request_from_tags(found[0], found[1]) if found else None
+    request = (
+        triggers.request_from_tags(found[0], found[1], code_sha256=code_sha256) if found else None
+    )
     if found is None or request is None:
         why = (
             f"{name_or_arn} has no {triggers.TAG_ALIAS} tag"
@@ -128,7 +136,9 @@ def lambda_handler(event: TriggerEvent, context: LambdaContext) -> dict[str, Any
     if trigger.kind == "requested":
         return start(trigger.request, Clients.from_environment(), now)
     if trigger.kind == "code-update" and trigger.function_name:
-        return on_code_update(trigger.function_name, Clients.from_environment(), now)
+        return on_code_update(
+            trigger.function_name, Clients.from_environment(), now, code_sha256=trigger.code_sha256
+        )
     metrics.add_metric(name="RolloutTriggersIgnored", unit=MetricUnit.Count, value=1)
     logger.info("ignored: not an event that starts a rollout")
     return {"started": False, "ignored": f"{event.source} {event.detail_type} starts nothing"}

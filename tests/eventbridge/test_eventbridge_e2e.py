@@ -52,13 +52,23 @@ def put_event(engine: LocalEngine, source: str, detail_type: str, detail: dict[s
     assert answer["FailedEntryCount"] == 0, answer
 
 
-def cloudtrail_code_update(engine: LocalEngine, target: Target) -> None:
-    """What CloudTrail puts on the default bus after UpdateFunctionCode (see the module doc)."""
+def cloudtrail_code_update(engine: LocalEngine, target: Target) -> str:
+    """What CloudTrail puts on the default bus after UpdateFunctionCode (see the module doc).
+
+    Its responseElements are UpdateFunctionCode's answer: the CodeSha256 of the code
+    it uploaded, which $LATEST holds now. Returns that CodeSha256.
+    """
     event = copy.deepcopy(sample("cloudtrail-update-function-code.json"))
     detail = event["detail"]
+    code_sha256 = str(
+        target.lam.get_function(FunctionName=target.name)["Configuration"]["CodeSha256"]
+    )
     detail["requestParameters"]["functionName"] = target.name
-    detail["responseElements"].update(functionName=target.name, functionArn=target.arn)
+    detail["responseElements"].update(
+        functionName=target.name, functionArn=target.arn, codeSha256=code_sha256
+    )
     put_event(engine, event["source"], event["detail-type"], detail)
+    return code_sha256
 
 
 def started_by_rule(engine: LocalEngine, function: str, alias: str = "live") -> str:
@@ -231,8 +241,12 @@ def test_a_tagged_functions_code_update_rolls_out_its_latest(
     target = Target(local_engine, unique_name("tagged"), second=None, tags=tags)
     update_code(target.lam, target.name, V2)
 
-    cloudtrail_code_update(local_engine, target)
-    ended = rollouts.wait(started_by_rule(local_engine, target.name), timeout=POLL_SECONDS)
+    code_sha256 = cloudtrail_code_update(local_engine, target)
+    arn = started_by_rule(local_engine, target.name)
+    ended = rollouts.wait(arn, timeout=POLL_SECONDS)
+
+    execution = local_engine.client("stepfunctions").describe_execution(executionArn=arn)
+    assert json.loads(execution["input"])["codeSha256"] == code_sha256  # exactly that code
 
     assert re.fullmatch(rf"{target.name}-live-latest-[0-9a-f]{{8}}", rollout_id(ended.arn))
     assert (ended.status, ended.error) == ("SUCCEEDED", None)
@@ -255,8 +269,8 @@ def test_an_untagged_functions_code_update_starts_nothing(
     decided: dict[str, Any] = {}
     original = triggers.request_from_tags
 
-    def spy(function_name: str, tags: Any) -> Any:
-        decided[function_name] = original(function_name, tags)
+    def spy(function_name: str, tags: Any, code_sha256: str | None = None) -> Any:
+        decided[function_name] = original(function_name, tags, code_sha256)
         return decided[function_name]
 
     monkeypatch.setattr(triggers, "request_from_tags", spy)

@@ -257,9 +257,35 @@ def test_a_tagged_functions_code_update_rolls_out_its_latest(app: ModuleType, ed
         "alias": "live",
         "strategy": "AllAtOnce",
         "alarms": ["orders-errors"],
+        # responseElements.codeSha256: publish exactly the code this call uploaded
+        "codeSha256": "3Uq0pK8yZr3nW1v9mX2cT7bE6hJ4sL5dA0fG8kQ1wYo=",
     }
     assert started["name"].startswith("orders-api-live-latest-")
     assert answer["started"] is True
+
+
+def test_a_code_update_without_its_response_rolls_out_latest_unpinned(
+    app: ModuleType, edge: Edge
+) -> None:
+    edge.lambda_.tags["orders-api"] = {"rollouts:alias": "live"}
+    event = code_update("orders-api")
+    event["detail"]["responseElements"] = None
+
+    handle(app, event)
+
+    (started,) = edge.sfn.started
+    assert "codeSha256" not in started["input"]
+
+
+def test_a_dry_run_of_a_code_update_starts_nothing(app: ModuleType, edge: Edge) -> None:
+    edge.lambda_.tags["orders-api"] = {"rollouts:alias": "live"}
+    event = code_update("orders-api")
+    event["detail"]["requestParameters"]["dryRun"] = True
+
+    answer = handle(app, event)
+
+    assert edge.sfn.started == [] and edge.bus.entries == []
+    assert answer["started"] is False and "starts nothing" in answer["ignored"]
 
 
 def test_a_function_named_by_arn_is_rolled_out_by_name(app: ModuleType, edge: Edge) -> None:

@@ -22,6 +22,8 @@ from rollouts.triggers import (
 )
 
 SAMPLES = Path(__file__).resolve().parents[2] / "events" / "eventbridge"
+# responseElements.codeSha256 of cloudtrail-update-function-code.json
+SAMPLE_SHA = "3Uq0pK8yZr3nW1v9mX2cT7bE6hJ4sL5dA0fG8kQ1wYo="
 
 
 def sample(name: str) -> dict[str, Any]:
@@ -125,6 +127,31 @@ def test_a_bad_tag_is_passed_on_and_refused_by_validation_naming_the_field(
     assert refused.value.field == field
 
 
+def test_a_code_update_pins_the_code_it_uploaded() -> None:
+    request = request_from_tags("orders-api", {"rollouts:alias": "live"}, code_sha256=SAMPLE_SHA)
+
+    assert request == {
+        "functionName": "orders-api",
+        "alias": "live",
+        "strategy": DEFAULT_STRATEGY,
+        "codeSha256": SAMPLE_SHA,
+    }
+    parsed = parse_request(request)
+    assert (parsed.version, parsed.code_sha256) == (None, SAMPLE_SHA)
+
+
+def test_a_malformed_code_sha256_is_refused_naming_it() -> None:
+    request = request_from_tags("orders-api", {"rollouts:alias": "live"}, code_sha256="abc")
+
+    with pytest.raises(ValidationError) as refused:
+        parse_request(request)
+    assert refused.value.field == "codeSha256"
+
+
+def test_an_untagged_function_asks_for_nothing_whatever_its_code() -> None:
+    assert request_from_tags("orders-api", {}, code_sha256=SAMPLE_SHA) is None
+
+
 @pytest.mark.parametrize(
     ("value", "names"),
     [
@@ -146,12 +173,12 @@ def trigger_of_sample(name: str) -> Trigger:
 
 
 SAMPLE_TRIGGERS = {
-    "rollout-requested.json": ("requested", None),
-    "cloudtrail-update-function-code.json": ("code-update", "orders-api"),
-    "cloudtrail-update-function-code-failed.json": ("other", None),
-    "cloudtrail-publish-version.json": ("other", None),
-    "status-succeeded.json": ("other", None),
-    "execution-aborted.json": ("other", None),
+    "rollout-requested.json": ("requested", None, None),
+    "cloudtrail-update-function-code.json": ("code-update", "orders-api", SAMPLE_SHA),
+    "cloudtrail-update-function-code-failed.json": ("other", None, None),
+    "cloudtrail-publish-version.json": ("other", None, None),
+    "status-succeeded.json": ("other", None, None),
+    "execution-aborted.json": ("other", None, None),
 }
 
 
@@ -159,7 +186,18 @@ SAMPLE_TRIGGERS = {
 def test_trigger_of_a_sample(name: str) -> None:
     trigger = trigger_of_sample(name)
 
-    assert (trigger.kind, trigger.function_name) == SAMPLE_TRIGGERS[name]
+    assert (trigger.kind, trigger.function_name, trigger.code_sha256) == SAMPLE_TRIGGERS[name]
+
+
+def test_the_sample_code_update_asks_for_exactly_its_code() -> None:
+    trigger = trigger_of_sample("cloudtrail-update-function-code.json")
+    assert trigger.function_name is not None
+
+    request = request_from_tags(
+        trigger.function_name, {"rollouts:alias": "live"}, trigger.code_sha256
+    )
+
+    assert parse_request(request).code_sha256 == SAMPLE_SHA
 
 
 def test_a_requested_trigger_carries_the_detail_as_sent() -> None:
@@ -198,6 +236,16 @@ def test_a_requested_trigger_carries_the_detail_as_sent() -> None:
             id="configuration",
         ),
         pytest.param({"eventSource": None}, ("other", None), id="malformed"),
+        pytest.param(
+            {"requestParameters": {"functionName": "orders-api", "dryRun": True}},
+            ("other", None),
+            id="dry-run-changed-nothing",
+        ),
+        pytest.param(
+            {"requestParameters": {"functionName": "orders-api", "dryRun": False}},
+            ("code-update", "orders-api"),
+            id="not-a-dry-run",
+        ),
     ],
 )
 def test_trigger_of_a_cloudtrail_detail(detail: dict[str, Any], expected: tuple[str, Any]) -> None:
@@ -210,3 +258,29 @@ def test_trigger_of_a_cloudtrail_detail(detail: dict[str, Any], expected: tuple[
     trigger = trigger_of("aws.lambda", "AWS API Call via CloudTrail", {**base, **detail})
 
     assert (trigger.kind, trigger.function_name) == expected
+
+
+@pytest.mark.parametrize(
+    ("response", "code_sha256"),
+    [
+        pytest.param({"codeSha256": SAMPLE_SHA}, SAMPLE_SHA, id="given"),
+        pytest.param({"codeSha256": "not base64"}, "not base64", id="passed-on-as-sent"),
+        pytest.param({}, None, id="absent"),
+        pytest.param(None, None, id="no-response-elements"),
+        pytest.param({"codeSha256": ""}, None, id="blank"),
+        pytest.param({"codeSha256": 7}, None, id="not-a-text"),
+    ],
+)
+def test_a_code_updates_code_sha256_comes_from_its_response(
+    response: dict[str, Any] | None, code_sha256: str | None
+) -> None:
+    detail = {
+        "eventSource": "lambda.amazonaws.com",
+        "eventName": "UpdateFunctionCode20150331v2",
+        "requestParameters": {"functionName": "orders-api"},
+        "responseElements": response,
+    }
+
+    trigger = trigger_of("aws.lambda", "AWS API Call via CloudTrail", detail)
+
+    assert (trigger.kind, trigger.code_sha256) == ("code-update", code_sha256)

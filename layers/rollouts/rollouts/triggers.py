@@ -6,7 +6,10 @@ Two events start a rollout (``functions/start_rollout``):
   whose ``detail`` is the execution input itself;
 - the CloudTrail record of ``UpdateFunctionCode`` (``detail-type: AWS API Call via
   CloudTrail``) for a function tagged ``rollouts:alias``: its tags say how
-  to roll out the new ``$LATEST``.
+  to roll out the new ``$LATEST``, and the record's ``responseElements.codeSha256``
+  which code: the request carries it as ``codeSha256``, so the rollout publishes
+  exactly the code that call uploaded, or nothing if ``$LATEST`` changed again since.
+  A dry run (``dryRun: true``) changed nothing and starts nothing.
 
 Tags (AWS tag values allow letters, digits, spaces and ``_ . : / = + - @``)::
 
@@ -60,12 +63,18 @@ def split_names(value: str) -> list[str]:
     return [name for name in _SEPARATORS.split(value) if name]
 
 
-def request_from_tags(function_name: str, tags: Mapping[str, str]) -> dict[str, Any] | None:
+def request_from_tags(
+    function_name: str, tags: Mapping[str, str], code_sha256: str | None = None
+) -> dict[str, Any] | None:
     """The execution input a code update of a tagged function asks for; None when untagged.
 
-    No ``version``: the state machine publishes ``$LATEST``. Values are passed on
-    as written (only trimmed), so a bad tag is refused by the request's validation
-    naming the field, as any other bad input is.
+    No ``version``: the state machine publishes ``$LATEST``, and with ``code_sha256``
+    (the code the update uploaded) only if ``$LATEST`` still holds that code. Values
+    are passed on as written (only trimmed), so a bad tag is refused by the request's
+    validation naming the field, as any other bad input is.
+
+    >>> request_from_tags("orders-api", {"rollouts:alias": "live"}, "3Uq0...")["codeSha256"]
+    '3Uq0...'
     """
     alias = tags.get(TAG_ALIAS, "").strip()
     if not alias:
@@ -85,6 +94,8 @@ def request_from_tags(function_name: str, tags: Mapping[str, str]) -> dict[str, 
     }
     if hooks:
         request["hooks"] = hooks
+    if code_sha256 is not None:
+        request["codeSha256"] = code_sha256
     return request
 
 
@@ -98,15 +109,30 @@ class CloudTrailCall(BaseModel):
     aws_region: str | None = Field(default=None, alias="awsRegion")
     error_code: str | None = Field(default=None, alias="errorCode")
     request_parameters: dict[str, Any] | None = Field(default=None, alias="requestParameters")
+    response_elements: dict[str, Any] | None = Field(default=None, alias="responseElements")
 
     @property
     def is_code_update(self) -> bool:
-        """A successful UpdateFunctionCode call (whatever API version CloudTrail names)."""
+        """A successful UpdateFunctionCode call that changed the code (not a dry run).
+
+        Whatever API version CloudTrail names it after.
+        """
         return (
             self.event_source == LAMBDA_EVENT_SOURCE
             and self.event_name.startswith(UPDATE_FUNCTION_CODE)
             and self.error_code is None
+            and (self.request_parameters or {}).get("dryRun") is not True
         )
+
+    @property
+    def code_sha256(self) -> str | None:
+        """The CodeSha256 Lambda answered the call with: the code it uploaded.
+
+        Passed on as sent (a malformed one is refused by the request's validation,
+        naming ``codeSha256``); None when the record carries none.
+        """
+        value = (self.response_elements or {}).get("codeSha256")
+        return value if isinstance(value, str) and value else None
 
     @property
     def function_name(self) -> str | None:
@@ -123,6 +149,8 @@ class Trigger(BaseModel):
     kind: str  # "requested" | "code-update" | "other"
     request: Any = None
     function_name: str | None = None
+    # A code update's CodeSha256: the code to roll out.
+    code_sha256: str | None = None
 
 
 def trigger_of(source: str, detail_type: str, detail: Any) -> Trigger:
@@ -132,8 +160,9 @@ def trigger_of(source: str, detail_type: str, detail: Any) -> Trigger:
     'requested'
     >>> trigger_of("aws.lambda", "AWS API Call via CloudTrail", {
     ...     "eventSource": "lambda.amazonaws.com", "eventName": "UpdateFunctionCode20150331v2",
-    ...     "requestParameters": {"functionName": "orders-api"}}).function_name
-    'orders-api'
+    ...     "requestParameters": {"functionName": "orders-api"},
+    ...     "responseElements": {"codeSha256": "3Uq0..."}}).code_sha256
+    '3Uq0...'
     """
     if source == SOURCE and detail_type == REQUEST_DETAIL_TYPE:
         return Trigger(kind="requested", request=detail)
@@ -143,7 +172,9 @@ def trigger_of(source: str, detail_type: str, detail: Any) -> Trigger:
         except PydanticValidationError:
             return Trigger(kind="other")
         if call.is_code_update and call.function_name:
-            return Trigger(kind="code-update", function_name=call.function_name)
+            return Trigger(
+                kind="code-update", function_name=call.function_name, code_sha256=call.code_sha256
+            )
     return Trigger(kind="other")
 
 
