@@ -44,6 +44,8 @@ VALID = {
 INVALID = {
     "bad-strategy.json": "strategy",
     "check-interval-zero.json": "checkIntervalSeconds",
+    "code-sha256-hex.json": "codeSha256",  # a hex digest: Lambda's CodeSha256 is base64
+    "code-sha256-with-version.json": "codeSha256",
     "duplicate-alarm.json": "alarms[1]",
     "missing-alias.json": "alias",
     "missing-function-name.json": "functionName",
