@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import re
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -625,6 +626,94 @@ def test_a_stopped_execution_reaches_a_rule_filtering_on_status(
 
     assert received[0]["detail"]["executionArn"] == execution
     assert received[0]["detail"]["status"] == "ABORTED"
+
+
+# --- stopped_executions_end_at_once --------------------------------------------------------
+
+# Marks "started", sleeps past the stop, marks "finished", then ends as ``{ending}``.
+IN_FLIGHT_SOURCE = """
+import time
+import boto3
+
+def mark(what):
+    boto3.client("dynamodb").put_item(TableName="{table}", Item={{"pk": {{"S": what}}}})
+
+def handler(event, context):
+    mark("started")
+    time.sleep({seconds})
+    mark("finished")
+    if "{ending}" == "raises":
+        raise RuntimeError("failed after the stop")
+    return {{"done": True}}
+"""
+
+IN_FLIGHT = [
+    pytest.param("returns", 1.5, 60, id="task-succeeds-later"),
+    pytest.param("raises", 1.5, 60, id="task-fails-later"),
+    pytest.param("returns", 2.5, 1, id="task-times-out-later"),
+]
+
+
+@pytest.mark.parametrize(("ending", "seconds", "task_timeout"), IN_FLIGHT)
+def test_a_stopped_execution_is_aborted_at_once_whatever_its_task_does_later(
+    sfn: Any,
+    dynamodb: Any,
+    lambda_client: Any,
+    make_function: Callable[..., str],
+    make_table: Callable[[], str],
+    status_sink: Callable[..., tuple[str, str]],
+    ending: str,
+    seconds: float,
+    task_timeout: int,
+) -> None:
+    marks = make_table()
+    slow = make_function(
+        IN_FLIGHT_SOURCE.format(table=marks, seconds=seconds, ending=ending), prefix="inflight"
+    )
+    arn = lambda_client.get_function(FunctionName=slow)["Configuration"]["FunctionArn"]
+    machine, events_table = status_sink(
+        {
+            "StartAt": "Work",
+            "States": {
+                "Work": {
+                    "Type": "Task",
+                    "Resource": arn,
+                    "TimeoutSeconds": task_timeout,
+                    "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 2}],
+                    "End": True,
+                }
+            },
+        }
+    )
+
+    def marked(what: str) -> bool:
+        found = dynamodb.get_item(TableName=marks, Key={"pk": {"S": what}}, ConsistentRead=True)
+        return "Item" in found
+
+    execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    eventually(lambda: marked("started"))
+    sfn.stop_execution(executionArn=execution, error="Operator.Stop", cause="by a test")
+
+    # Ended when StopExecution answered, while the handler is still running.
+    stopped = sfn.describe_execution(executionArn=execution)
+    assert not marked("finished")
+    assert (stopped["status"], stopped.get("error")) == ("ABORTED", "Operator.Stop")
+    received = eventually(lambda: sink_events(dynamodb, events_table), timeout=5)
+    assert [e["detail"]["status"] for e in received] == ["ABORTED"]
+
+    # The task's later outcome changes nothing, and is not retried.
+    eventually(lambda: marked("finished"), timeout=10)
+    time.sleep(1.0)
+    after = sfn.describe_execution(executionArn=execution)
+    assert (after["status"], after.get("error"), after.get("cause")) == (
+        "ABORTED",
+        "Operator.Stop",
+        "by a test",
+    )
+    history = sfn.get_execution_history(executionArn=execution)["events"]
+    assert history[-1]["type"] == "ExecutionAborted"
+    assert [h["type"] for h in history].count("LambdaFunctionScheduled") == 1
+    assert [e["detail"]["status"] for e in sink_events(dynamodb, events_table)] == ["ABORTED"]
 
 
 def test_put_events_starts_a_state_machine_target_with_the_event(

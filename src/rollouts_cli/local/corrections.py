@@ -462,6 +462,83 @@ def execution_status_events() -> None:
     sfn_execution.BaseExecutionWorkerCommunication.terminated = terminated
 
 
+def stopped_executions_end_at_once() -> None:
+    """StopExecution ends the execution ABORTED at once; a task still in flight cannot change it.
+
+    On AWS the execution is ABORTED (and its status change emitted) when
+    StopExecution returns; a Lambda task already running goes on, and its
+    outcome is ignored (no event follows ExecutionAborted in the history). moto
+    kept the execution RUNNING until the in-flight task returned, and a task that
+    then failed or timed out turned it FAILED (or TIMED_OUT), so cleanup after a
+    stop could not be tested.
+    """
+    if not _once("stopped_executions_end_at_once"):
+        return
+    from moto.stepfunctions.parser.api import ExecutionStatus, HistoryEventType
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+
+    def keeps_stopped(original: Callable[..., None]) -> Callable[..., None]:
+        def wrapped(self: Any, *args: Any, **kwargs: Any) -> None:
+            with self._state_mutex:  # an RLock: the original takes it again
+                if isinstance(self._program_state, ProgramStopped):
+                    return
+                original(self, *args, **kwargs)
+
+        return wrapped
+
+    Environment.set_error = keeps_stopped(Environment.set_error)
+    Environment.set_timed_out = keeps_stopped(Environment.set_timed_out)
+
+    # Nothing is added to a history after the execution's last event (a late task's result).
+    final = {
+        HistoryEventType.ExecutionAborted,
+        HistoryEventType.ExecutionFailed,
+        HistoryEventType.ExecutionSucceeded,
+        HistoryEventType.ExecutionTimedOut,
+    }
+    original_add_event = EventManager.add_event
+
+    def add_event(self: Any, context: Any, event_type: Any, *args: Any, **kwargs: Any) -> Any:
+        closed = getattr(self, "_rollouts_closed_at", None)
+        if closed is not None:
+            return closed
+        event_id = original_add_event(self, context, event_type, *args, **kwargs)
+        if event_type in final:
+            self._rollouts_closed_at = event_id
+        return event_id
+
+    EventManager.add_event = add_event
+
+    communication = sfn_execution.BaseExecutionWorkerCommunication
+    original_terminated = communication.terminated
+    ending = threading.Lock()
+
+    def terminated(self: Any) -> None:
+        # Once per execution: at StopExecution, or when the interpreter's thread ends.
+        with ending:
+            if getattr(self, "_rollouts_terminated", False):
+                return
+            self._rollouts_terminated = True
+        original_terminated(self)
+
+    communication.terminated = terminated
+    original_stop = sfn_execution.Execution.stop
+
+    def stop(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
+        original_stop(self, stop_date, error, cause)
+        worker = self.exec_worker
+        if (
+            worker is not None
+            and self.exec_status == ExecutionStatus.RUNNING
+            and isinstance(worker.env.program_state(), ProgramStopped)
+        ):
+            worker._execution_communication.terminated()
+
+    sfn_execution.Execution.stop = stop
+
+
 def rule_targets_delivered() -> None:
     """Rules deliver matching events to Lambda functions and state machines.
 
@@ -713,6 +790,7 @@ CORRECTIONS: tuple[Callable[[], None], ...] = (
     cloudformation_state_machines,
     stop_execution_cause,
     execution_status_events,
+    stopped_executions_end_at_once,
     rule_targets_delivered,
     cloudformation_rest_api_body,
     lambda_task_service_errors,
