@@ -345,7 +345,8 @@ def test_a_shift_still_in_flight_after_a_stop_cannot_leave_a_split(
         )
         assert reached.wait(30)
         local_engine.client("stepfunctions").stop_execution(executionArn=arn)
-        assert rollouts.wait(arn).status == "ABORTED"
+        stopped = rollouts.wait(arn)
+        assert stopped.status == "ABORTED", (stopped.error, stopped.cause)
         eventually(release_ended(local_engine, rollout_id(arn)), "the cleanup after the stop")
         release.set()
         # The late shift lands (or is refused) now; give it time to do its worst.
@@ -749,3 +750,45 @@ def test_any_input_is_refused_as_a_validation_error_with_a_short_cause(
     assert (ended.status, ended.error) == ("FAILED", "ValidationError")
     assert ended.cause is not None and 0 < len(ended.cause) < 32_768
     assert "x" * 1_000 not in ended.cause
+
+
+# -- 12. PublishVersion publishes exactly the code asked for --
+def test_a_code_sha256_that_still_matches_latest_is_published(
+    local_engine: LocalEngine, rollouts: Rollouts, unique_name: Callable[[str], str]
+) -> None:
+    target = Target(local_engine, unique_name("orders"), second="upload")
+    sha = target.lam.get_function_configuration(FunctionName=target.name)["CodeSha256"]
+
+    ended = rollouts.run(
+        {"functionName": target.name, "alias": "live", "strategy": "AllAtOnce", "codeSha256": sha}
+    )
+
+    assert ended.status == "SUCCEEDED", ended.cause
+    assert target.versions() == ["1", "2"]
+    assert target.alias() == ("2", {})
+
+
+def test_a_code_sha256_that_latest_no_longer_holds_is_refused_and_nothing_is_published(
+    local_engine: LocalEngine,
+    rollouts: Rollouts,
+    alias_writes: AliasWrites,
+    unique_name: Callable[[str], str],
+) -> None:
+    import base64
+    import hashlib
+
+    target = Target(local_engine, unique_name("orders"), second="upload")
+    # The code the triggering update uploaded; someone uploaded other code since.
+    stale = base64.b64encode(hashlib.sha256(b"the code of the update").digest()).decode()
+
+    ended = rollouts.run(
+        {"functionName": target.name, "alias": "live", "strategy": "AllAtOnce", "codeSha256": stale}
+    )
+
+    assert (ended.status, ended.error) == ("FAILED", "ValidationError")
+    assert ended.cause is not None and ended.cause.startswith("codeSha256:")
+    assert stale in ended.cause
+    assert target.versions() == ["1"]
+    assert alias_writes.routes(target.name, "live") == []
+    assert lock(local_engine, target.name) is None
+    assert aliases_of(target) == ["live"]

@@ -60,6 +60,8 @@ class RolloutState(_Model):
     wait_seconds: int = 0
     reason: str | None = None
     summary: str = ""
+    # Publish exactly this code (the request's or the triggering event's CodeSha256).
+    code_sha256: str | None = None
     # A temporary alias on the baseline, so that no version pruning can delete it
     # while the rollout may still need to roll back (removed at the end).
     pin_alias: str | None = None

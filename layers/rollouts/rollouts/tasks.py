@@ -55,6 +55,9 @@ HOOK_EVENTS = ("PreTraffic", "PostTraffic")
 REFUSALS = frozenset({"ValidationError", "RolloutInProgress"})
 # Task errors after which the task may still be running (Lambda does not stop it).
 TIMEOUT_ERRORS = frozenset({"States.Timeout", "States.HeartbeatTimeout"})
+# PublishVersion waits this long for a function update in progress (inside its task's 30 s);
+# the state machine then retries it (ResourceConflictError) for several minutes more.
+PUBLISH_WAIT_SECONDS = 20
 # A check keeps the names of at most this many alarms that are not OK (the record stays small).
 MAX_ALARMS_SHOWN = 5
 # A hook's answer is remembered this long (Powertools idempotency on the rollout table).
@@ -262,6 +265,7 @@ def _plan(
             post_traffic=request.hooks.post_traffic if request.hooks else None,
         ),
         alias_revision_id=baseline.revision_id if baseline else None,
+        code_sha256=request.code_sha256,
         pin_alias=pin_name(rollout_id)
         if baseline is not None and baseline.version != "$LATEST"
         else None,
@@ -336,8 +340,16 @@ def _missing_alarms_and_hooks(request: RolloutRequest, services: Services) -> li
 
 # -- PublishVersion -----------------------------------------------------------
 def publish(state: RolloutState, services: Services, now: datetime) -> RolloutState:
-    """Publish $LATEST as the target (the same version again if the task is retried)."""
-    version = services.lambda_.publish(state.function_name, f"Lambda Rollouts {state.rollout_id}")
+    """Publish $LATEST as the target (the same version again if the task is retried).
+
+    Waits first for the function's last update to finish (a code update still in
+    progress would make Lambda refuse, or publish the code before it); with a
+    ``codeSha256``, publishes exactly that code or refuses with ValidationError.
+    """
+    services.lambda_.wait_until_updated(state.function_name, PUBLISH_WAIT_SECONDS)
+    version = services.lambda_.publish(
+        state.function_name, f"Lambda Rollouts {state.rollout_id}", code_sha256=state.code_sha256
+    )
     state = state.with_(target_version=version)
     if version == state.baseline_version:
         state = state.with_(
