@@ -301,9 +301,11 @@ def sha256_of(source: str) -> str:
 # (code in $LATEST, CodeSha256 given, version published or error code, versions after)
 CODE_SHA256 = [
     pytest.param(TWO, sha256_of(TWO), "2", ["1", "2"], id="matches-latest-publishes"),
-    pytest.param(TWO, sha256_of(ONE), "PreconditionFailedException", ["1"], id="stale-refused"),
+    pytest.param(TWO, sha256_of(ONE), "InvalidParameterValueException", ["1"], id="stale-refused"),
     pytest.param(ONE, sha256_of(ONE), "1", ["1"], id="unchanged-returns-existing"),
-    pytest.param(ONE, sha256_of(TWO), "PreconditionFailedException", ["1"], id="unchanged-stale"),
+    pytest.param(
+        ONE, sha256_of(TWO), "InvalidParameterValueException", ["1"], id="unchanged-stale"
+    ),
     pytest.param(TWO, None, "2", ["1", "2"], id="absent-publishes"),
 ]
 
@@ -329,10 +331,10 @@ def test_publish_version_honours_code_sha256(
     else:
         refused = code_error(lambda: lambda_client.publish_version(**request))
         assert error_code(refused) == outcome
-        assert refused.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+        assert refused.response["ResponseMetadata"]["HTTPStatusCode"] == 400
         assert refused.response["Error"]["Message"] == (
-            f"CodeSha256 ({given}) is different from current CodeSha256 in $LATEST "
-            f"({in_latest}). Please try again from GetFunction."
+            f"CodeSHA256 ({given}) is different from current CodeSHA256 in $LATEST "
+            f"({in_latest}). Please try again with the CodeSHA256 in $LATEST."
         )
 
     versions = lambda_client.list_versions_by_function(FunctionName=name)["Versions"]

@@ -214,13 +214,16 @@ def publish_version_when_changed() -> None:
 
 
 def publish_version_code_sha256() -> None:
-    """PublishVersion with a CodeSha256 other than $LATEST's raises PreconditionFailedException.
+    """PublishVersion with a CodeSha256 other than $LATEST's raises InvalidParameterValueException.
 
     AWS publishes only when the caller's ``CodeSha256`` (the code it built and
     uploaded) is still the code in $LATEST, so a concurrent upload is never
-    published in its place; moto ignores the parameter. A matching hash then
-    publishes as ``publish_version_when_changed`` does (the existing version
-    when nothing changed).
+    published in its place; moto ignores the parameter. The refusal AWS gives
+    (seen in CLI and CloudFormation transcripts) is a 400
+    InvalidParameterValueException, "CodeSHA256 (X) is different from current
+    CodeSHA256 in $LATEST (Y). Please try again with the CodeSHA256 in $LATEST."
+    A matching hash then publishes as ``publish_version_when_changed`` does (the
+    existing version when nothing changed).
     """
     if not _once("publish_version_code_sha256"):
         return
@@ -228,13 +231,14 @@ def publish_version_code_sha256() -> None:
 
     def publish_version(self: Any) -> Any:
         expected = json.loads(self.body or "{}").get("CodeSha256")
-        if expected:
+        if expected is not None:
             function_name = lambda_responses.unquote(self.path.split("/")[-2])
             latest = self.backend.get_function(function_name)
             if latest.code_sha_256 != expected:
-                raise PreconditionFailedException(
-                    f"CodeSha256 ({expected}) is different from current CodeSha256 in "
-                    f"$LATEST ({latest.code_sha_256}). Please try again from GetFunction."
+                raise InvalidParameterValueException(
+                    f"CodeSHA256 ({expected}) is different from current CodeSHA256 in "
+                    f"$LATEST ({latest.code_sha_256}). Please try again with the CodeSHA256 "
+                    "in $LATEST."
                 )
         return original(self)
 
