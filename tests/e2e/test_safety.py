@@ -792,3 +792,82 @@ def test_a_code_sha256_that_latest_no_longer_holds_is_refused_and_nothing_is_pub
     assert alias_writes.routes(target.name, "live") == []
     assert lock(local_engine, target.name) is None
     assert aliases_of(target) == ["live"]
+
+
+# -- 11. the Lambda service's transient task errors are retried --
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [
+        pytest.param("throttle", "Lambda.TooManyRequestsException", id="throttled"),
+        pytest.param("server-error", "Lambda.ServiceException", id="service-exception"),
+        pytest.param("read-timeout", "Lambda.SdkClientException", id="sdk-client-exception"),
+    ],
+)
+def test_a_lambda_service_error_invoking_a_task_is_retried(
+    local_engine: LocalEngine,
+    rollouts: Rollouts,
+    unique_name: Callable[[str], str],
+    kind: str,
+    error: str,
+) -> None:
+    from rollouts_cli.local.faults import STATES, FaultKind, FaultPoint, faults
+
+    target = Target(local_engine, unique_name("orders"))
+    point = FaultPoint("lambda", "Invoke", STATES, 1)
+    with faults.injecting(
+        point, FaultKind(kind), params_contain="lambda-rollouts-ShiftTraffic"
+    ) as fault:
+        ended = rollouts.run(
+            {
+                "functionName": target.name,
+                "alias": "live",
+                "version": "2",
+                "strategy": "Canary10Percent5Minutes",
+            }
+        )
+
+    assert fault.fired
+    assert ended.status == "SUCCEEDED", ended.cause
+    failed = [
+        e["lambdaFunctionFailedEventDetails"]["error"]
+        for e in ended.history
+        if e["type"] == "LambdaFunctionFailed"
+    ]
+    assert failed == [error]
+    assert target.alias() == ("2", {})
+
+
+def test_a_task_timed_out_inside_lambda_is_retried(
+    local_engine: LocalEngine,
+    rollouts: Rollouts,
+    unique_name: Callable[[str], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rollouts_cli.local import engine as engine_module
+    from rollouts_cli.local.runtime import Invocation
+
+    target = Target(local_engine, unique_name("orders"))
+    original = engine_module._runtime.invoke
+    timed_out: list[str] = []
+
+    def invoke(handler: Any, event: Any, context: Any, environment: Any) -> Invocation:
+        if "ShiftTraffic" in context.function_name and not timed_out:
+            timed_out.append(context.function_name)
+            message = f"Task timed out after {context.timeout_seconds:.2f} seconds"
+            body = json.dumps({"errorMessage": message, "errorType": "Sandbox.Timedout"})
+            return Invocation(payload=body, errored=True, logs=message)
+        return original(handler, event, context, environment)
+
+    monkeypatch.setattr(engine_module._runtime, "invoke", invoke)
+    ended = rollouts.run(
+        {
+            "functionName": target.name,
+            "alias": "live",
+            "version": "2",
+            "strategy": "Canary10Percent5Minutes",
+        }
+    )
+
+    assert timed_out
+    assert ended.status == "SUCCEEDED", ended.cause
+    assert target.alias() == ("2", {})
