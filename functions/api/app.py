@@ -9,7 +9,7 @@ them, and a test keeps the two equal.
   ``Idempotency-Key`` header, a retry answers the first 202 and starts nothing.
 - ``GET /rollouts?functionName=&alias=[&limit=&nextToken=]``: an alias's history.
 - ``GET /rollouts/{rolloutId}``: status, step, weight, steps and checks, reason.
-- ``POST /rollouts/{rolloutId}/abort``: the next health check rolls back.
+- ``POST /rollouts/{rolloutId}/abort``: the next look rolls back (409 once it has ended).
 """
 
 import json
@@ -257,7 +257,7 @@ def describe_rollout(rolloutId: str) -> Response[dict[str, Any]]:  # noqa: N803 
 
 @app.post(
     "/rollouts/<rolloutId>/abort",
-    summary="Abort a rollout: its next health check rolls back",
+    summary="Abort a rollout: its next look rolls back",
     operation_id="abortRollout",
     security=SIGV4,
     tags=["rollouts"],
