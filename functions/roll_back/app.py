@@ -32,7 +32,7 @@ def lambda_handler(event: EndEvent, context: LambdaContext) -> dict[str, Any]:
         datetime.now(UTC),
         drift_reported=event.drift,
         # A task that timed out may still be running: its late write must fail.
-        fence=(event.failure or {}).get("Error") in tasks.TIMEOUT_ERRORS,
+        fence=tasks.may_still_run(event.failure),
     )
     metrics.add_metric(
         name="RolloutsDrifted" if outcome["drifted"] else "RolloutsRolledBack",

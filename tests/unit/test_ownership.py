@@ -160,3 +160,22 @@ def test_decide_before_the_first_shift_and_after_promotion(
     decision = decide(progress, health, NOW)
 
     assert (decision.action, decision.reason) == (action, reason)
+
+
+@pytest.mark.parametrize(
+    ("error", "fenced"),
+    [
+        pytest.param("States.Timeout", True, id="step-functions-stopped-waiting"),
+        pytest.param("Lambda.SdkClientException", True, id="invocation-answer-lost"),
+        pytest.param("Lambda.ServiceException", True, id="lambda-service-failed"),
+        pytest.param("HookFailedError", False, id="our-task-raised"),
+        pytest.param("TransientError", False, id="our-task-raised-after-retries"),
+        pytest.param(None, False, id="decided-rollback"),
+    ],
+)
+def test_a_rollback_fences_when_the_failed_task_may_still_run(
+    error: str | None, fenced: bool
+) -> None:
+    from rollouts.tasks import may_still_run
+
+    assert may_still_run({"Error": error} if error else None) is fenced

@@ -53,8 +53,17 @@ from rollouts.store import (
 HOOK_EVENTS = ("PreTraffic", "PostTraffic")
 # How a refused execution ends: PrepareRollout refused it and took nothing (no cleanup).
 REFUSALS = frozenset({"ValidationError", "RolloutInProgress"})
-# Task errors after which the task may still be running (Lambda does not stop it).
-TIMEOUT_ERRORS = frozenset({"States.Timeout", "States.HeartbeatTimeout"})
+# Task errors after which the task may still be running: Step Functions gave up waiting
+# (States.Timeout), or lost the invocation's answer (Lambda.*), while Lambda may go on.
+# A task that raised one of our own errors has stopped.
+MAY_STILL_RUN_PREFIXES = ("States.", "Lambda.", "Sandbox.")
+
+
+def may_still_run(failure: dict[str, Any] | None) -> bool:
+    """Whether the task whose failure was caught may still be running (so: fence)."""
+    return str((failure or {}).get("Error", "")).startswith(MAY_STILL_RUN_PREFIXES)
+
+
 # PublishVersion waits this long for a function update in progress (inside its task's 30 s);
 # the state machine then retries it (ResourceConflictError) for several minutes more.
 PUBLISH_WAIT_SECONDS = 20
