@@ -39,9 +39,11 @@ def lambda_handler(event: StatusChangeEvent, context: LambdaContext) -> dict[str
     why = f"the execution ended {detail.status}"
     if detail.error or detail.cause:
         why += f" ({': '.join(x for x in (detail.error, detail.cause) if x)})"
-    if detail.error in tasks.REFUSALS or not tasks.needs_release(
-        services.store.record(detail.name)
-    ):
+    record = services.store.record(detail.name)
+    # A refused execution took nothing and wrote no record (a stop can carry any error
+    # name, so the name alone proves nothing: a stop is ABORTED, a refusal FAILED).
+    refused = detail.status == "FAILED" and detail.error in tasks.REFUSALS and record is None
+    if refused or not tasks.needs_release(record):
         logger.info("nothing to release", extra={"rolloutId": detail.name, "status": detail.status})
         return {"released": False, "rolloutId": detail.name}
     # Also when there is no record yet: the mark it leaves stops a PrepareRollout still running.

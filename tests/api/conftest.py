@@ -41,6 +41,11 @@ def api(monkeypatch: pytest.MonkeyPatch, shared_loader: botocore.loaders.Loader)
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "POWERTOOLS_IDEMPOTENCY_DISABLED"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(botocore.session, "create_loader", lambda *_: shared_loader)
+    # The state machine stays idle, whatever the local engine (started by other tests in
+    # this process) set for moto: the routes are tested against RUNNING executions.
+    from moto.core.config import default_user_config
+
+    monkeypatch.setitem(default_user_config["stepfunctions"], "execute_state_machine", False)
     rollouts.aws._cache.clear()
     with mock_aws():
         table = create_table(boto3.resource("dynamodb", region_name=REGION))

@@ -90,8 +90,9 @@ def decide_cleanup(
     """What an ending (rollback, release after a stop, stale takeover) does to the alias.
 
     Total over its inputs: another rollout holding the lock, or a drift already
-    reported, leaves the alias alone; so does an alias the rollout does not own
-    (``owns``). Otherwise a first deploy deletes the alias it created (or finds
+    reported, leaves the alias alone. An alias already on the baseline needs
+    nothing (but the fence below). Otherwise an alias the rollout does not own
+    (``owns``) is left alone. Otherwise a first deploy deletes the alias it created (or finds
     nothing to do), and every other rollout writes the baseline back, even when
     the alias is on the baseline already if ``fence`` (a task of the rollout may
     still be running: after a stop, a task timeout, or for a stale lock), so that
@@ -101,13 +102,12 @@ def decide_cleanup(
         return Cleanup.LEAVE
     if current is None:
         return Cleanup.NOTHING if first_deploy else Cleanup.LEAVE
+    if baseline is not None and current == baseline:
+        # Already where every ending wants it (whoever put it there).
+        return Cleanup.RESTORE if fence else Cleanup.NOTHING
     if not owns(expected, pending, current):
         return Cleanup.LEAVE
-    if first_deploy:
-        return Cleanup.DELETE
-    if current == baseline and not fence:
-        return Cleanup.NOTHING
-    return Cleanup.RESTORE
+    return Cleanup.DELETE if first_deploy else Cleanup.RESTORE
 
 
 @dataclass(frozen=True)
@@ -178,6 +178,9 @@ class Health:
     abort_reason: str | None = None
     # e.g. "alias live points at version 9, expected 6 with 10% on 7"
     drift: str | None = None
+    # e.g. "this rollout no longer holds the lock on orders-api:live": stop moving traffic,
+    # and put the alias back (it is still the rollout's, or this would be drift).
+    lock_lost: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,7 +202,7 @@ def decide(progress: Progress, health: Health, now: datetime) -> Decision:
     """The next action, by these rules in order.
 
     1. drift -> STOP_ON_DRIFT (someone else owns the alias now; leave it alone);
-    2. an abort request -> ROLL_BACK;
+    2. an abort request, or the alias lock lost -> ROLL_BACK;
     3. any alarm firing, or missing -> ROLL_BACK, naming every such alarm;
     4. promoted -> FINISH (the last look found nothing wrong);
     5. before the first shift -> SHIFT step 0, or PROMOTE when there are no steps;
@@ -231,6 +234,8 @@ def decide(progress: Progress, health: Health, now: datetime) -> Decision:
         return decision(Action.STOP_ON_DRIFT, reason=f"{health.drift} {progress.where()}")
     if health.abort_reason is not None:
         return decision(Action.ROLL_BACK, reason=f"{health.abort_reason} {progress.where()}")
+    if health.lock_lost is not None:
+        return decision(Action.ROLL_BACK, reason=f"{health.lock_lost} {progress.where()}")
     if health.alarms_firing:
         return decision(Action.ROLL_BACK, reason=_alarms_reason(health.alarms_firing, progress))
     if health.alarms_missing:

@@ -41,6 +41,10 @@ if TYPE_CHECKING:
     from rollouts.tasks import Services
 
 
+# How often an ending looks again when Lambda refuses its write (the RevisionId moved on).
+CLEANUP_ATTEMPTS = 4
+
+
 def _iso(now: datetime) -> str:
     return now.isoformat(timespec="seconds")
 
@@ -136,24 +140,40 @@ def _clean_up(
     holder = services.store.lock_holder(recorded.lock_key)
     holder_id = str(holder["rolloutId"]) if holder else None
     other = holder_id is not None and holder_id not in (rollout_id, taken_over_by)
-    current = services.lambda_.alias(recorded.function_name, recorded.alias)
     expected = {recorded.expected_routing(), state.expected_routing()}
     pending = pending_routing(record)
-    action = Cleanup.LEAVE
-    for routing in expected:
-        action = decide_cleanup(
-            expected=routing,
-            pending=pending,
-            current=current.routing if current is not None else None,
-            first_deploy=recorded.first_deploy,
-            drift_reported=drift_reported,
-            lock_taken_by_other=other,
-            baseline=None if recorded.first_deploy else Routing.of(str(recorded.baseline_version)),
-            fence=fence,
-        )
-        if action != Cleanup.LEAVE:
+    baseline = None if recorded.first_deploy else Routing.of(str(recorded.baseline_version))
+    for attempt in range(CLEANUP_ATTEMPTS):
+        current = services.lambda_.alias(recorded.function_name, recorded.alias)
+        action = Cleanup.LEAVE
+        for routing in expected:
+            action = decide_cleanup(
+                expected=routing,
+                pending=pending,
+                current=current.routing if current is not None else None,
+                first_deploy=recorded.first_deploy,
+                drift_reported=drift_reported,
+                lock_taken_by_other=other,
+                baseline=baseline,
+                # Looking again after a refused write: confirming is enough.
+                fence=fence and attempt == 0,
+            )
+            if action != Cleanup.LEAVE:
+                break
+        try:
+            status, cause = _act(
+                action, recorded, current, why, services, holder_id if other else None
+            )
             break
-    status, cause = _act(action, recorded, current, why, services, holder_id if other else None)
+        except PreconditionFailedError:
+            # Someone wrote the alias between the look and the write (an edit of its
+            # description, another ending of this rollout, a late task): look again.
+            continue
+    else:
+        status, cause = (
+            DRIFTED,
+            _left(recorded, f"alias {recorded.alias} kept changing during the rollback"),
+        )
     if drift_reported and action == Cleanup.LEAVE:
         cause = f"Stopped {recorded.subject} without touching it: {why.rstrip('.')}."
         cause += " The alias was left as found."
@@ -197,9 +217,6 @@ def _act(
         baseline = AliasConfig.of(Routing.of(str(state.baseline_version)))
         try:
             services.lambda_.route(state.function_name, state.alias, baseline, current.revision_id)
-        except PreconditionFailedError:
-            drift = f"alias {state.alias} was changed by someone else during the rollback"
-            return DRIFTED, _left(state, drift)
         except (NotFoundError, AwsServiceError) as error:
             return ROLLBACK_FAILED, (
                 f"Could not roll back {state.subject} to version {state.baseline_version}"

@@ -119,4 +119,7 @@ def health(state: RolloutState, seen: Observation) -> Health:
         alarms_missing=tuple(n for n in watched if n not in seen.alarm_states),
         abort_reason=seen.abort_reason,
         drift=drift(state, seen),
+        lock_lost=None
+        if seen.lock_holder is not None
+        else f"this rollout no longer holds the lock on {state.lock_key}",
     )

@@ -42,6 +42,10 @@ class RecordClosedError(RolloutError):
     """The rollout's record is no longer RUNNING: an ending began, so this task must not act."""
 
 
+class AbortRequestedError(RolloutError):
+    """An abort was accepted while this task was writing the alias: it takes its write back."""
+
+
 def bounded(text: str, limit: int = MAX_TEXT) -> str:
     """``text`` cut to ``limit`` characters, saying so.
 
@@ -236,10 +240,13 @@ class RolloutStore:
         found = item.get("Item")
         return _plain(found) if found else None
 
-    def update(self, rollout_id: str, now: str, **fields: Any) -> None:
+    def update(
+        self, rollout_id: str, now: str, *, unless_aborted: bool = False, **fields: Any
+    ) -> None:
         """SET the given attributes (and ``updatedAt``) on a RUNNING record.
 
-        Raises RecordClosedError when the record is no longer RUNNING (or gone).
+        Raises RecordClosedError when the record is no longer RUNNING (or gone), and
+        with ``unless_aborted`` AbortRequestedError when an abort was requested.
         """
         fields["updatedAt"] = now
         names = {f"#{key}": key for key in fields}
@@ -250,18 +257,53 @@ class RolloutStore:
         expression = "SET " + ", ".join(sets)
         if removes:
             expression += " REMOVE " + ", ".join(removes)
+        condition = "#status = :running"
+        names["#status"] = "status"
+        if unless_aborted:
+            condition += " AND attribute_not_exists(#abort)"
+            names["#abort"] = "abort"
         updated = self._conditional(
             self._table.update_item,
             Key=record_key(rollout_id),
             UpdateExpression=expression,
-            ExpressionAttributeNames={**names, "#status": "status"},
+            ExpressionAttributeNames=names,
             ExpressionAttributeValues={**values, ":running": RUNNING},
-            ConditionExpression="#status = :running",
+            ConditionExpression=condition,
         )
+        running = not updated and unless_aborted and self._status(rollout_id) == RUNNING
+        if running:
+            raise AbortRequestedError(f"rollout {rollout_id}: an abort was requested")
         if not updated:
             raise RecordClosedError(
                 f"rollout {rollout_id} is ending or has ended: this task does nothing more"
             )
+
+    def _status(self, rollout_id: str) -> str | None:
+        status = (self.record(rollout_id) or {}).get("status")
+        return None if status is None else str(status)
+
+    def mark_writing(self, rollout_id: str, now: str, writing: dict[str, Any]) -> bool:
+        """Announce the alias write about to be made; False when an abort was requested.
+
+        Conditional on the record being RUNNING with no abort request, so that an
+        abort accepted before this moment moves no traffic. Raises RecordClosedError
+        when the record is no longer RUNNING.
+        """
+        marked = self._conditional(
+            self._table.update_item,
+            Key=record_key(rollout_id),
+            UpdateExpression="SET writing = :writing, updatedAt = :now",
+            ConditionExpression="#status = :running AND attribute_not_exists(#abort)",
+            ExpressionAttributeNames={"#status": "status", "#abort": "abort"},
+            ExpressionAttributeValues={":writing": writing, ":now": now, ":running": RUNNING},
+        )
+        if marked:
+            return True
+        if (self.record(rollout_id) or {}).get("status") != RUNNING:
+            raise RecordClosedError(
+                f"rollout {rollout_id} is ending or has ended: this task does nothing more"
+            )
+        return False
 
     def close(self, rollout_id: str, now: str) -> dict[str, Any] | None:
         """Begin an ending: RUNNING (or ENDING) becomes ENDING; returns the record as closed.
@@ -339,9 +381,19 @@ class RolloutStore:
         state: dict[str, Any],
         now: str,
     ) -> None:
-        """Record that step ``step['step']`` went live (once, however often the task runs)."""
+        """Record that step ``step['step']`` went live (once, however often the task runs).
+
+        Raises AbortRequestedError when an abort was accepted during the shift.
+        """
         taken = [s for s in record.get("stepsTaken", []) if s.get("step") != step["step"]]
-        self.update(rollout_id, now, stepsTaken=[*taken, step], state=state, writing=None)
+        self.update(
+            rollout_id,
+            now,
+            unless_aborted=True,
+            stepsTaken=[*taken, step],
+            state=state,
+            writing=None,
+        )
 
     def record_check(
         self,

@@ -12,17 +12,18 @@ RevisionId it read and by the record still being RUNNING.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from rollouts.aliases import Alarms, AliasConfig, FunctionInfo, InvocationTimeoutError, Lambda
 from rollouts.aws import HOOK_READ_TIMEOUT_SECONDS, client, table
-from rollouts.decision import Action, Health, Progress, Routing, decide, describe
+from rollouts.decision import Action, Health, Progress, Routing, decide, describe, owns
 from rollouts.endings import conclude
 from rollouts.errors import (
     AbortedError,
@@ -37,7 +38,7 @@ from rollouts.errors import (
 )
 from rollouts.models import RolloutRequest, parse_request
 from rollouts.notify import Phase, StatusEvents, status_detail
-from rollouts.observe import Observation, abort_reason, observe
+from rollouts.observe import Observation, abort_reason, expected_routings, observe
 from rollouts.observe import health as health_of
 from rollouts.service import execution_alive
 from rollouts.state import HookNames, PlannedStep, RolloutState, lock_key
@@ -45,12 +46,15 @@ from rollouts.store import (
     ENDED,
     RUNNING,
     SUCCEEDED,
+    AbortRequestedError,
     RecordClosedError,
     RolloutStore,
     bounded,
 )
 
 HOOK_EVENTS = ("PreTraffic", "PostTraffic")
+# How often a task looks again when Lambda refuses its alias write (RevisionId moved on).
+WRITE_ATTEMPTS = 3
 # How a refused execution ends: PrepareRollout refused it and took nothing (no cleanup).
 REFUSALS = frozenset({"ValidationError", "RolloutInProgress"})
 # Task errors after which the task may still be running: Step Functions gave up waiting
@@ -171,7 +175,10 @@ def _prepare(event: dict[str, Any], services: Services, now: datetime) -> Rollou
     if record is not None and record.get("status") != RUNNING:
         raise RecordClosedError(f"rollout {rollout_id} ended before it was prepared")
     if record is not None:
-        return RolloutState.model_validate(record["state"])  # this task ran before
+        # This task ran before (its answer was lost, or it still runs). Hold the lock again:
+        # a sibling attempt that failed may have given it back.
+        services.store.acquire(key, rollout_id, execution, _iso(now))
+        return RolloutState.model_validate(record["state"])
     # A busy alias is reported as busy, not as whatever state the other rollout left it in.
     stale = services.store.refuse_if_busy(key, rollout_id, services.still_running)
     services.store.acquire(
@@ -195,7 +202,11 @@ def _prepare(event: dict[str, Any], services: Services, now: datetime) -> Rollou
                 state.function_name, state.pin_alias, str(state.baseline_version), rollout_id
             )
         if not services.store.create_record(state.as_json(), key, _iso(now)):
-            raise RecordClosedError(f"rollout {rollout_id} ended before it was prepared")
+            existing = services.store.record(rollout_id) or {}
+            if existing.get("status") != RUNNING:
+                raise RecordClosedError(f"rollout {rollout_id} ended before it was prepared")
+            # A sibling attempt of this task wrote it first: the rollout goes on from there.
+            return RolloutState.model_validate(existing["state"])
     except BaseException:
         _give_back(rollout_id, key, function.name, services)
         raise
@@ -411,17 +422,14 @@ def run_hook(
     if reason is not None:
         raise AbortedError(f"{reason} {state.progress().where()}")
     verdict = _hook_answer(state, lifecycle_event, hook, services, context)
-    services.store.update(
-        state.rollout_id,
-        _iso(now),
-        **{
-            f"hook{lifecycle_event}": {
-                "function": hook,
-                "result": bounded(verdict or "Succeeded"),
-                "at": _iso(now),
-            }
-        },
-    )
+    answer: dict[str, Any] = {
+        f"hook{lifecycle_event}": {
+            "function": hook,
+            "result": bounded(verdict or "Succeeded"),
+            "at": _iso(now),
+        }
+    }
+    services.store.update(state.rollout_id, _iso(now), **answer)
     if verdict is not None:
         raise HookFailedError(f"{lifecycle_event} hook {hook} failed: {verdict}")
     return state
@@ -511,63 +519,151 @@ def _seen(state: RolloutState, services: Services, *, alarms: bool = True) -> Ob
 
 def _write_alias(
     state: RolloutState, seen: Observation, wanted: Routing, services: Services, now: datetime
-) -> AliasConfig | str:
-    """Write ``wanted`` with the RevisionId just observed; a drift description when refused.
+) -> AliasConfig | str | None:
+    """Write ``wanted``, fenced by the RevisionId observed; returns what was written.
 
+    Or a drift description when the alias is someone else's, or None when an abort
+    was accepted before the write (the caller decides again: nothing moved).
     The write is announced on the record first (``writing``, conditional on the record
-    being RUNNING), so that an ending knows the routing is the rollout's own even if
-    this task stops before saving it.
+    being RUNNING with no abort), so that an ending knows the routing is the rollout's
+    own even if this task stops before saving it. When Lambda refuses the RevisionId,
+    the alias is read again and judged by the same rule (``owns``): a description
+    edit, or this task's own retry, is not drift.
     """
     current = seen.alias
-    if current is None:
-        return f"alias {state.alias} was deleted"
-    if current.routing == wanted:
-        return current  # an earlier run of this task wrote it; only its answer was lost
-    _mark_writing(state, wanted, services, now)
-    try:
-        return services.lambda_.route(
-            state.function_name, state.alias, AliasConfig.of(wanted), current.revision_id
+    for _ in range(WRITE_ATTEMPTS):
+        if current is None:
+            return f"alias {state.alias} was deleted"
+        if current.routing == wanted:
+            return current  # an earlier run of this task wrote it; only its answer was lost
+        expected = expected_routings(state, seen)
+        if not any(owns(e, seen.pending, current.routing) for e in expected):
+            return (
+                f"alias {state.alias} now routes {current.describe()}, not as this rollout left it"
+            )
+        if not services.store.mark_writing(
+            state.rollout_id, _iso(now), {"version": wanted.version, "extra": dict(wanted.extra)}
+        ):
+            return None
+        announced = {"version": wanted.version, "extra": dict(wanted.extra)}
+        seen = replace(seen, record={**seen.record, "writing": announced})
+        write = functools.partial(
+            services.lambda_.route,
+            state.function_name,
+            state.alias,
+            AliasConfig.of(wanted),
+            current.revision_id,
         )
-    except PreconditionFailedError:
-        return f"alias {state.alias} was changed by someone else while this rollout wrote it"
+        try:
+            return _uncertain_write(state, wanted, services, write)
+        except PreconditionFailedError:
+            current = services.lambda_.alias(state.function_name, state.alias)
+    return f"alias {state.alias} kept changing while this rollout wrote it"
 
 
-def _mark_writing(state: RolloutState, wanted: Routing, services: Services, now: datetime) -> None:
-    services.store.update(
-        state.rollout_id,
-        _iso(now),
-        writing={"version": wanted.version, "extra": dict(wanted.extra)},
-    )
+def _create_alias(
+    state: RolloutState, wanted: Routing, services: Services, now: datetime
+) -> AliasConfig | str | None:
+    """A first deploy's promotion: create the alias on the target, announced first."""
+    if not services.store.mark_writing(
+        state.rollout_id, _iso(now), {"version": wanted.version, "extra": {}}
+    ):
+        return None
+    try:
+        return _uncertain_write(
+            state,
+            wanted,
+            services,
+            lambda: services.lambda_.create_alias(
+                state.function_name, state.alias, str(state.target_version)
+            ),
+        )
+    except ResourceConflictError:
+        found = services.lambda_.alias(state.function_name, state.alias)
+        if found is not None and found.routing == wanted:
+            return found  # this task's own earlier create (its answer was lost)
+        return f"alias {state.alias} was created by someone else meanwhile"
+
+
+def _uncertain_write(
+    state: RolloutState,
+    wanted: Routing,
+    services: Services,
+    write: Callable[[], AliasConfig],
+) -> AliasConfig:
+    """Make an alias write; if it failed in a way that may have landed, and an ending
+    has begun meanwhile (this task is late), take it back before raising."""
+    try:
+        return write()
+    except (PreconditionFailedError, ResourceConflictError):
+        raise
+    except RolloutError:
+        record = services.store.record(state.rollout_id) or {}
+        if record.get("status") not in (RUNNING, SUCCEEDED):
+            _take_back(state, wanted, None, services)
+        raise
 
 
 def _save_or_take_back(
-    state: RolloutState, written: AliasConfig, services: Services, save: Callable[[], None]
+    state: RolloutState,
+    wanted: Routing,
+    written: AliasConfig,
+    services: Services,
+    save: Callable[[], None],
 ) -> None:
     """Save what was written; if an ending began meanwhile, take the write back.
 
     The ending reads the alias after closing the record, and this task saves after
     writing the alias: whichever comes second sees the other, so a late write is
-    always undone, by the ending or here. Taking back is fenced by the RevisionId
-    this task's own write returned: anything written since is left alone.
+    always undone, by the ending or here. Never after success: a rollout recorded
+    SUCCEEDED stays on the target, whatever a late attempt of one of its tasks finds.
+    An abort accepted during the write is honoured the same way (AbortRequestedError).
     """
     try:
         save()
+    except AbortRequestedError:
+        # Accepted between this task's look and its write: the write is undone at once,
+        # and the caller decides again (roll back).
+        _take_back(state, wanted, written.revision_id, services)
+        raise
     except RecordClosedError:
+        record = services.store.record(state.rollout_id) or {}
+        if record.get("status") != SUCCEEDED:
+            _take_back(state, wanted, written.revision_id, services)
+        raise
+
+
+def _take_back(
+    state: RolloutState, wanted: Routing, revision_id: str | None, services: Services
+) -> None:
+    """Undo this task's own write after its rollout began to end (best effort, fenced).
+
+    Only an alias that still routes as this task wrote it (and, when known, still at
+    the RevisionId its write returned) is put back: the baseline, or no alias on a
+    first deploy. The execution is over, so no state machine retries this: it tries
+    a few times itself.
+    """
+    for _ in range(WRITE_ATTEMPTS):
         try:
+            found = services.lambda_.alias(state.function_name, state.alias)
+            if found is None or found.routing != wanted:
+                return
+            if revision_id is not None and found.revision_id != revision_id:
+                return
             if state.first_deploy:
-                found = services.lambda_.alias(state.function_name, state.alias)
-                if found is not None and found.revision_id == written.revision_id:
-                    services.lambda_.delete_alias(state.function_name, state.alias)
+                services.lambda_.delete_alias(state.function_name, state.alias)
             else:
                 services.lambda_.route(
                     state.function_name,
                     state.alias,
                     AliasConfig(str(state.baseline_version)),
-                    written.revision_id,
+                    found.revision_id,
                 )
+            return
         except (PreconditionFailedError, NotFoundError):
-            pass
-        raise
+            return
+        except RolloutError:
+            continue
 
 
 def shift(state: RolloutState, services: Services, now: datetime) -> RolloutState:
@@ -581,28 +677,34 @@ def shift(state: RolloutState, services: Services, now: datetime) -> RolloutStat
     step = state.steps[index]
     wanted = Routing.of(str(state.baseline_version), {str(state.target_version): step.weight})
     written = _write_alias(state, seen, wanted, services, now)
+    if written is None:  # an abort was accepted just now: nothing moved
+        return _decided(state, progress, health_of(state, _seen(state, services)), now)
     if isinstance(written, str):
         return _decided(state, state.progress(), Health(drift=written), now)
     state = state.with_(alias_revision_id=written.revision_id)
     state = _decided(state, state.progress().at_step(index), Health(), now)
     saved = state
-    _save_or_take_back(
-        saved,
-        written,
-        services,
-        lambda: services.store.record_step(
-            saved.rollout_id,
-            seen.record,
-            {
-                "step": index + 1,
-                "weight": step.weight,
-                "bakeSeconds": step.bake_seconds,
-                "at": _iso(now),
-            },
-            saved.as_json(),
-            _iso(now),
-        ),
-    )
+    try:
+        _save_or_take_back(
+            saved,
+            wanted,
+            written,
+            services,
+            lambda: services.store.record_step(
+                saved.rollout_id,
+                seen.record,
+                {
+                    "step": index + 1,
+                    "weight": step.weight,
+                    "bakeSeconds": step.bake_seconds,
+                    "at": _iso(now),
+                },
+                saved.as_json(),
+                _iso(now),
+            ),
+        )
+    except AbortRequestedError:
+        return _decided(saved, progress, health_of(saved, _seen(saved, services)), now)
     services.events.emit(status_detail(Phase.SHIFTED, state, now))
     return state
 
@@ -618,17 +720,13 @@ def promote(state: RolloutState, services: Services, now: datetime) -> RolloutSt
     if decided.action != Action.PROMOTE:
         return decided
     wanted = Routing.of(state.target_version)
-    written: AliasConfig | str
+    written: AliasConfig | str | None
     if state.first_deploy and seen.alias is None:
-        _mark_writing(state, wanted, services, now)
-        try:
-            written = services.lambda_.create_alias(
-                state.function_name, state.alias, state.target_version
-            )
-        except ResourceConflictError:
-            written = f"alias {state.alias} was created by someone else meanwhile"
+        written = _create_alias(state, wanted, services, now)
     else:
         written = _write_alias(state, seen, wanted, services, now)
+    if written is None:  # an abort was accepted just now: nothing moved
+        return _decided(state, state.progress(), health_of(state, _seen(state, services)), now)
     if isinstance(written, str):
         return _decided(state, state.progress(), Health(drift=written), now)
     summary = (
@@ -639,18 +737,23 @@ def promote(state: RolloutState, services: Services, now: datetime) -> RolloutSt
     )
     promoted = state.with_(alias_revision_id=written.revision_id, promoted=True)
     promoted = _decided(promoted, promoted.progress(), Health(), now).with_(summary=summary)
-    _save_or_take_back(
-        promoted,
-        written,
-        services,
-        lambda: services.store.update(
-            promoted.rollout_id,
-            _iso(now),
-            promotedAt=_iso(now),
-            state=promoted.as_json(),
-            writing=None,
-        ),
-    )
+    try:
+        _save_or_take_back(
+            promoted,
+            wanted,
+            written,
+            services,
+            lambda: services.store.update(
+                promoted.rollout_id,
+                _iso(now),
+                unless_aborted=True,
+                promotedAt=_iso(now),
+                state=promoted.as_json(),
+                writing=None,
+            ),
+        )
+    except AbortRequestedError:
+        return _decided(state, state.progress(), health_of(state, _seen(state, services)), now)
     services.events.emit(status_detail(Phase.PROMOTED, promoted, now, reason=summary))
     return promoted
 
