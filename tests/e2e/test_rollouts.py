@@ -17,7 +17,19 @@ from moto.cloudwatch import models as cloudwatch_models
 from moto.core.exceptions import JsonRESTError
 
 from rollouts_cli.local.engine import LocalEngine
-from rollouts_cli.local.pytest_plugin import V1, AliasWrites, Rollouts, Target, eventually
+from rollouts_cli.local.pytest_plugin import (
+    V1,
+    AliasWrites,
+    Rollouts,
+    Target,
+    alias_lock,
+    create_alarm,
+    create_hook,
+    eventually,
+    rollout_id,
+    rollout_record,
+    rollout_table,
+)
 from rollouts_cli.local.samples import create_function, publish, update_code, zip_source
 
 pytestmark = pytest.mark.e2e
@@ -28,37 +40,6 @@ HOOK_FAILS = (
     "    reason = 'smoke test got HTTP 500 from ' + event['toVersion']\n"
     "    return {'status': 'Failed', 'reason': reason}\n"
 )
-
-
-def table(engine: LocalEngine) -> Any:
-    import boto3
-
-    return boto3.resource(
-        "dynamodb",
-        endpoint_url=engine.endpoint,
-        region_name=engine.region,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    ).Table(engine.info.table_name)
-
-
-def record(engine: LocalEngine, rollout_id: str) -> dict[str, Any] | None:
-    item = table(engine).get_item(Key={"pk": f"ROLLOUT#{rollout_id}", "sk": "ROLLOUT"})
-    return item.get("Item")
-
-
-def lock(engine: LocalEngine, function: str, alias: str = "live") -> dict[str, Any] | None:
-    item = table(engine).get_item(Key={"pk": f"LOCK#{function}:{alias}", "sk": "LOCK"})
-    return item.get("Item")
-
-
-def rollout_id(arn: str) -> str:
-    return arn.rsplit(":", 1)[1]
-
-
-def hook(engine: LocalEngine, name: str, source: str) -> str:
-    create_function(engine.client("lambda"), engine.client("iam"), name, source)
-    return name
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
@@ -78,20 +59,6 @@ def start_at_first_step(rollouts: Rollouts, target: Target, strategy: str, **req
     )
     wait_until(lambda: target.alias() == ("1", {"2": 0.1}))
     return arn
-
-
-def alarm(engine: LocalEngine, name: str) -> str:
-    engine.client("cloudwatch").put_metric_alarm(
-        AlarmName=name,
-        MetricName="Errors",
-        Namespace="AWS/Lambda",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
-    return name
 
 
 # -- strategies that succeed --------------------------------------------------
@@ -131,19 +98,19 @@ def test_strategy_shifts_through_each_step_then_promotes(
     assert alias_writes.routes(target.name, "live") == routes
     assert ended.output is not None
     assert (ended.output["fromVersion"], ended.output["toVersion"]) == ("1", "2")
-    saved = record(local_engine, rollout_id(ended.arn))
+    saved = rollout_record(local_engine, rollout_id(ended.arn))
     assert saved is not None and saved["status"] == "SUCCEEDED"
     assert [int(s["weight"]) for s in saved["stepsTaken"]] == [
         w for _, weights in routes for w in weights.values()
     ]
-    assert lock(local_engine, target.name) is None
+    assert alias_lock(local_engine, target.name) is None
 
 
 def test_canary_checks_health_every_interval_while_baking(
     local_engine: LocalEngine, rollouts: Rollouts, unique_name: Callable[[str], str]
 ) -> None:
     target = Target(local_engine, unique_name("orders"))
-    name = alarm(local_engine, unique_name("orders-errors"))
+    name = create_alarm(local_engine, unique_name("orders-errors"))
 
     ended = rollouts.run(
         {
@@ -157,7 +124,7 @@ def test_canary_checks_health_every_interval_while_baking(
     )
 
     assert ended.status == "SUCCEEDED"
-    saved = record(local_engine, rollout_id(ended.arn))
+    saved = rollout_record(local_engine, rollout_id(ended.arn))
     assert saved is not None
     # 300 s of bake, checked every 60 s: five checks, all OK, the last one promotes.
     assert [int(c["bakedSeconds"]) for c in saved["checks"]] == [60, 120, 180, 240, 300]
@@ -215,7 +182,7 @@ def test_first_deploy_creates_the_alias_on_the_target(
     name = unique_name("fresh")
     lam = local_engine.client("lambda")
     create_function(lam, local_engine.client("iam"), name, V1)
-    pre = hook(local_engine, unique_name("fresh-pre"), HOOK_OK)
+    pre = create_hook(local_engine, unique_name("fresh-pre"), HOOK_OK)
 
     ended = rollouts.run(
         {
@@ -244,7 +211,7 @@ def test_pre_traffic_hook_failing_means_traffic_never_moves(
     unique_name: Callable[[str], str],
 ) -> None:
     target = Target(local_engine, unique_name("orders"))
-    pre = hook(local_engine, unique_name("orders-pre"), HOOK_FAILS)
+    pre = create_hook(local_engine, unique_name("orders-pre"), HOOK_FAILS)
 
     ended = rollouts.run(
         {
@@ -261,8 +228,8 @@ def test_pre_traffic_hook_failing_means_traffic_never_moves(
     assert f"PreTraffic hook {pre} failed: smoke test got HTTP 500 from 2" in ended.cause
     assert alias_writes.routes(target.name, "live") == []
     assert target.alias() == ("1", {})
-    assert lock(local_engine, target.name) is None
-    saved = record(local_engine, rollout_id(ended.arn))
+    assert alias_lock(local_engine, target.name) is None
+    saved = rollout_record(local_engine, rollout_id(ended.arn))
     assert saved is not None and saved["status"] == "ROLLED_BACK"
 
 
@@ -284,8 +251,8 @@ def handler(event, context):
         "event": {{"S": event["lifecycleEvent"]}}, "payload": {{"S": json.dumps(event)}}}})
     return {{"status": "Succeeded"}}
 """
-    pre = hook(local_engine, unique_name("pre"), recorder)
-    post = hook(local_engine, unique_name("post"), recorder)
+    pre = create_hook(local_engine, unique_name("pre"), recorder)
+    post = create_hook(local_engine, unique_name("post"), recorder)
 
     ended = rollouts.run(
         {
@@ -322,7 +289,7 @@ def test_post_traffic_hook_failing_rolls_back(
     unique_name: Callable[[str], str],
 ) -> None:
     target = Target(local_engine, unique_name("orders"))
-    post = hook(
+    post = create_hook(
         local_engine,
         unique_name("orders-post"),
         "def handler(event, context):\n    raise RuntimeError('orders table unreachable')\n",
@@ -345,7 +312,7 @@ def test_post_traffic_hook_failing_rolls_back(
     assert "to version 1" in ended.cause
     assert alias_writes.routes(target.name, "live") == [("1", {"2": 10}), ("2", {}), ("1", {})]
     assert target.alias() == ("1", {})
-    assert lock(local_engine, target.name) is None
+    assert alias_lock(local_engine, target.name) is None
 
 
 # -- health ---------------------------------------------------------------------
@@ -357,7 +324,7 @@ def test_alarm_entering_alarm_mid_bake_rolls_back_at_the_next_check(
     unique_name: Callable[[str], str],
 ) -> None:
     target = Target(local_engine, unique_name("orders"))
-    name = alarm(local_engine, unique_name("orders-errors"))
+    name = create_alarm(local_engine, unique_name("orders-errors"))
     time_scale(0.01)  # a 60 s check interval lasts 0.6 s
 
     arn = start_at_first_step(
@@ -373,7 +340,7 @@ def test_alarm_entering_alarm_mid_bake_rolls_back_at_the_next_check(
     assert f"alarm {name} is in ALARM at step 1 of 1 (10% on the target)" in ended.cause
     assert target.alias() == ("1", {})
     assert alias_writes.routes(target.name, "live") == [("1", {"2": 10}), ("1", {})]
-    saved = record(local_engine, rollout_id(arn))
+    saved = rollout_record(local_engine, rollout_id(arn))
     assert saved is not None and saved["status"] == "ROLLED_BACK"
     checks = saved["checks"]
     # Every check before the last saw the alarm OK; the first to see ALARM rolled back,
@@ -381,7 +348,7 @@ def test_alarm_entering_alarm_mid_bake_rolls_back_at_the_next_check(
     assert [c["alarmsNotOk"] for c in checks[:-1]] == [{}] * (len(checks) - 1)
     assert (checks[-1]["alarmsNotOk"], checks[-1]["action"]) == ({name: "ALARM"}, "rollback")
     assert int(checks[-1]["bakedSeconds"]) < 1800
-    assert lock(local_engine, target.name) is None
+    assert alias_lock(local_engine, target.name) is None
 
 
 def test_second_rollout_on_a_busy_alias_is_refused_and_the_first_goes_on(
@@ -402,7 +369,7 @@ def test_second_rollout_on_a_busy_alias_is_refused_and_the_first_goes_on(
     assert (second.status, second.error) == ("FAILED", "RolloutInProgress")
     assert second.cause is not None
     assert f"{target.name}:live is being rolled out by {rollout_id(first)}" in second.cause
-    assert record(local_engine, rollout_id(second.arn)) is None
+    assert rollout_record(local_engine, rollout_id(second.arn)) is None
     ended = rollouts.wait(first)
     assert ended.status == "SUCCEEDED"
     assert target.alias() == ("2", {})
@@ -434,9 +401,9 @@ def test_alias_changed_by_hand_mid_rollout_stops_on_drift_and_keeps_the_change(
     assert "left as found" in ended.cause
     assert target.alias() == ("3", {})
     assert alias_writes.routes(target.name, "live")[-1] == ("3", {})
-    saved = record(local_engine, rollout_id(arn))
+    saved = rollout_record(local_engine, rollout_id(arn))
     assert saved is not None and saved["status"] == "DRIFTED"
-    assert lock(local_engine, target.name) is None
+    assert alias_lock(local_engine, target.name) is None
 
 
 # -- refusals -----------------------------------------------------------------------
@@ -493,8 +460,8 @@ def test_bad_input_is_refused_naming_the_field_and_changes_nothing(
     assert target.versions() == ["1"]  # nothing published
     assert target.alias() == ("1", {})
     assert alias_writes.routes(target.name, "live") == []
-    assert record(local_engine, rollout_id(ended.arn)) is None
-    assert lock(local_engine, target.name) is None
+    assert rollout_record(local_engine, rollout_id(ended.arn)) is None
+    assert alias_lock(local_engine, target.name) is None
 
 
 def test_alias_already_split_is_refused(
@@ -525,7 +492,7 @@ def test_task_failing_beyond_its_retries_after_traffic_moved_rolls_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     target = Target(local_engine, unique_name("orders"))
-    name = alarm(local_engine, unique_name("orders-errors"))
+    name = create_alarm(local_engine, unique_name("orders-errors"))
     calls: list[int] = []
     original = cloudwatch_models.CloudWatchBackend.get_alarms_by_alarm_names
 
@@ -557,7 +524,7 @@ def test_task_failing_beyond_its_retries_after_traffic_moved_rolls_back(
     assert len(retries) == 6  # the first attempt and five retries, then the Catch
     assert target.alias() == ("1", {})
     assert alias_writes.routes(target.name, "live") == [("1", {"2": 10}), ("1", {})]
-    assert lock(local_engine, target.name) is None
+    assert alias_lock(local_engine, target.name) is None
 
 
 def test_stopped_execution_is_cleaned_up_by_the_release_rule(
@@ -577,8 +544,8 @@ def test_stopped_execution_is_cleaned_up_by_the_release_rule(
 
     assert ended.status == "ABORTED"
     wait_until(lambda: target.alias() == ("1", {}), timeout=30)
-    wait_until(lambda: lock(local_engine, target.name) is None, timeout=30)
-    saved = record(local_engine, rollout_id(arn))
+    wait_until(lambda: alias_lock(local_engine, target.name) is None, timeout=30)
+    saved = rollout_record(local_engine, rollout_id(arn))
     assert saved is not None and saved["status"] == "ROLLED_BACK"
     assert "ABORTED" in saved["reason"] and "stopped from the console" in saved["reason"]
 
@@ -623,7 +590,7 @@ def test_alias_changed_before_promotion_stops_on_drift_not_success(
     target = Target(local_engine, unique_name("orders"))
     publish(target.lam, target.name, "def handler(e, c):\n    return 3\n")
     # While the PreTraffic hook runs, someone points the alias at version 3 by hand.
-    meddler = hook(
+    meddler = create_hook(
         local_engine,
         unique_name("meddler"),
         f"""
@@ -649,9 +616,9 @@ def handler(event, context):
     assert target.alias() == ("3", {})
     assert alias_writes.routes(target.name, "live") == [("3", {})]
     assert "RunPostTrafficHook" not in ended.states_entered()
-    saved = record(local_engine, rollout_id(ended.arn))
+    saved = rollout_record(local_engine, rollout_id(ended.arn))
     assert saved is not None and saved["status"] == "DRIFTED"
-    assert lock(local_engine, target.name) is None
+    assert alias_lock(local_engine, target.name) is None
 
 
 def test_abort_during_the_pre_traffic_hook_of_an_all_at_once_rollout(
@@ -666,7 +633,7 @@ def test_abort_during_the_pre_traffic_hook_of_an_all_at_once_rollout(
     from rollouts.store import RolloutStore
 
     target = Target(local_engine, unique_name("orders"))
-    slow = hook(
+    slow = create_hook(
         local_engine,
         unique_name("slow-pre"),
         "import time\ndef handler(event, context):\n    time.sleep(2)\n"
@@ -681,12 +648,12 @@ def test_abort_during_the_pre_traffic_hook_of_an_all_at_once_rollout(
             "hooks": {"preTraffic": slow},
         }
     )
-    wait_until(lambda: record(local_engine, rollout_id(arn)) is not None)
+    wait_until(lambda: rollout_record(local_engine, rollout_id(arn)) is not None)
     abort_rollout(
         rollout_id(arn),
         "alice",
         "wrong build",
-        RolloutStore(table(local_engine)),
+        RolloutStore(rollout_table(local_engine)),
         datetime.now(UTC),
     )
     ended = rollouts.wait(arn)
@@ -695,7 +662,7 @@ def test_abort_during_the_pre_traffic_hook_of_an_all_at_once_rollout(
     assert ended.cause is not None and "aborted by alice: wrong build" in ended.cause
     assert target.alias() == ("1", {})
     assert alias_writes.routes(target.name, "live") == []
-    assert lock(local_engine, target.name) is None
+    assert alias_lock(local_engine, target.name) is None
 
 
 def test_a_lock_left_by_an_ended_execution_is_cleaned_up_by_the_next_rollout(
@@ -723,7 +690,7 @@ def test_a_lock_left_by_an_ended_execution_is_cleaned_up_by_the_next_rollout(
     try:
         local_engine.client("stepfunctions").stop_execution(executionArn=first)
         assert rollouts.wait(first).status == "ABORTED"
-        assert lock(local_engine, target.name) is not None
+        assert alias_lock(local_engine, target.name) is not None
         assert target.alias() == ("1", {"2": 0.1})
     finally:
         events.enable_rule(Name=release_rules[0])
@@ -736,7 +703,7 @@ def test_a_lock_left_by_an_ended_execution_is_cleaned_up_by_the_next_rollout(
     assert second.status == "SUCCEEDED"
     assert target.alias() == ("2", {})
     assert alias_writes.routes(target.name, "live") == [("1", {"2": 10}), ("1", {}), ("2", {})]
-    stale = record(local_engine, rollout_id(first))
+    stale = rollout_record(local_engine, rollout_id(first))
     assert stale is not None and stale["status"] == "ROLLED_BACK"
     assert "ended without cleaning up" in stale["reason"]
-    assert lock(local_engine, target.name) is None
+    assert alias_lock(local_engine, target.name) is None

@@ -22,69 +22,29 @@ from moto.awslambda import responses as lambda_responses
 from moto.dynamodb import models as dynamodb_models
 
 from rollouts_cli.local.engine import LocalEngine
-from rollouts_cli.local.pytest_plugin import AliasWrites, Rollouts, Target, eventually
+from rollouts_cli.local.pytest_plugin import (
+    AliasWrites,
+    Rollouts,
+    Target,
+    alias_lock,
+    create_alarm,
+    create_hook,
+    eventually,
+    rollout_id,
+    rollout_record,
+    rollout_table,
+)
 
 pytestmark = pytest.mark.e2e
 
 HOOK_OK = "def handler(event, context):\n    return {'status': 'Succeeded'}\n"
 
 
-def table(engine: LocalEngine) -> Any:
-    import boto3
-
-    return boto3.resource(
-        "dynamodb",
-        endpoint_url=engine.endpoint,
-        region_name=engine.region,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    ).Table(engine.info.table_name)
-
-
-def record(engine: LocalEngine, rollout_id: str) -> dict[str, Any] | None:
-    item = table(engine).get_item(
-        Key={"pk": f"ROLLOUT#{rollout_id}", "sk": "ROLLOUT"}, ConsistentRead=True
-    )
-    return item.get("Item")
-
-
-def lock(engine: LocalEngine, function: str, alias: str = "live") -> dict[str, Any] | None:
-    item = table(engine).get_item(
-        Key={"pk": f"LOCK#{function}:{alias}", "sk": "LOCK"}, ConsistentRead=True
-    )
-    return item.get("Item")
-
-
-def rollout_id(arn: str) -> str:
-    return arn.rsplit(":", 1)[1]
-
-
-def hook(engine: LocalEngine, name: str, source: str) -> str:
-    from rollouts_cli.local.samples import create_function
-
-    create_function(engine.client("lambda"), engine.client("iam"), name, source)
-    return name
-
-
-def alarm(engine: LocalEngine, name: str) -> str:
-    engine.client("cloudwatch").put_metric_alarm(
-        AlarmName=name,
-        MetricName="Errors",
-        Namespace="AWS/Lambda",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
-    return name
-
-
 def abort(engine: LocalEngine, rollout: str, by: str = "alice", reason: str = "bad build") -> None:
     from rollouts.service import abort_rollout
     from rollouts.store import RolloutStore
 
-    abort_rollout(rollout, by, reason, RolloutStore(table(engine)), datetime.now(UTC))
+    abort_rollout(rollout, by, reason, RolloutStore(rollout_table(engine)), datetime.now(UTC))
 
 
 def aliases_of(target: Target) -> list[str]:
@@ -131,7 +91,7 @@ def test_abort_during_the_pre_traffic_hook_of_a_canary_moves_nothing(
     target = Target(local_engine, unique_name("orders"))
     flag = Path(local_engine.root) / ".pytest_cache" / f"{unique_name('flag')}"
     flag.parent.mkdir(exist_ok=True)
-    slow = hook(
+    slow = create_hook(
         local_engine,
         unique_name("slow-pre"),
         "import time, pathlib\ndef handler(event, context):\n"
@@ -158,7 +118,7 @@ def test_abort_during_the_pre_traffic_hook_of_a_canary_moves_nothing(
     assert alias_writes.routes(target.name, "live") == []
     assert target.alias() == ("1", {})
     assert "Bake" not in ended.states_entered()
-    assert lock(local_engine, target.name) is None
+    assert alias_lock(local_engine, target.name) is None
 
 
 def test_abort_at_a_zero_bake_step_stops_the_next_shift(
@@ -186,7 +146,7 @@ def test_abort_at_a_zero_bake_step_stops_the_next_shift(
             }
         )
         started.append(rollout_id(arn))
-        eventually(lambda: record(local_engine, started[0]) is not None, "the record")
+        eventually(lambda: rollout_record(local_engine, started[0]) is not None, "the record")
         ended = rollouts.wait(arn)
 
     assert (ended.status, ended.error) == ("FAILED", "RolledBack")
@@ -221,7 +181,7 @@ def test_abort_accepted_after_promotion_rolls_back_instead_of_succeeding(
     assert ended.cause is not None and "saw errors at 100%" in ended.cause
     assert target.alias() == ("1", {})
     assert alias_writes.routes(target.name, "live") == [("2", {}), ("1", {})]
-    saved = record(local_engine, started[0])
+    saved = rollout_record(local_engine, started[0])
     assert saved is not None and saved["status"] == "ROLLED_BACK"
 
 
@@ -238,7 +198,7 @@ def test_abort_of_an_ended_rollout_is_refused_naming_how_it_ended(
 
     with pytest.raises(RolloutEndedError, match="SUCCEEDED"):
         abort(local_engine, rollout_id(ended.arn))
-    saved = record(local_engine, rollout_id(ended.arn))
+    saved = rollout_record(local_engine, rollout_id(ended.arn))
     assert saved is not None and "abort" not in saved
 
 
@@ -252,7 +212,7 @@ def test_an_alarm_already_firing_moves_no_traffic(
     strategy: str,
 ) -> None:
     target = Target(local_engine, unique_name("orders"))
-    name = alarm(local_engine, unique_name("orders-errors"))
+    name = create_alarm(local_engine, unique_name("orders-errors"))
     local_engine.client("cloudwatch").set_alarm_state(
         AlarmName=name, StateValue="ALARM", StateReason="already failing"
     )
@@ -280,8 +240,8 @@ def test_an_alarm_firing_during_the_post_traffic_hook_rolls_back(
     unique_name: Callable[[str], str],
 ) -> None:
     target = Target(local_engine, unique_name("orders"))
-    name = alarm(local_engine, unique_name("orders-errors"))
-    post = hook(
+    name = create_alarm(local_engine, unique_name("orders-errors"))
+    post = create_hook(
         local_engine,
         unique_name("post"),
         "import boto3\ndef handler(event, context):\n"
@@ -310,11 +270,11 @@ def test_an_alarm_firing_during_the_post_traffic_hook_rolls_back(
 # -- 3. every cleanup fenced against a task still running --
 def release_ended(engine: LocalEngine, rollout: str) -> Callable[[], bool]:
     def ended() -> bool:
-        saved = record(engine, rollout)
+        saved = rollout_record(engine, rollout)
         return saved is not None and saved["status"] != "RUNNING" and lock_free(saved)
 
     def lock_free(saved: dict[str, Any]) -> bool:
-        return lock(engine, str(saved["functionName"])) is None
+        return alias_lock(engine, str(saved["functionName"])) is None
 
     return ended
 
@@ -354,9 +314,9 @@ def test_a_shift_still_in_flight_after_a_stop_cannot_leave_a_split(
         threading.Event().wait(1.0)
 
     assert target.alias() == ("1", {})
-    saved = record(local_engine, rollout_id(arn))
+    saved = rollout_record(local_engine, rollout_id(arn))
     assert saved is not None and saved["status"] == "ROLLED_BACK"
-    assert lock(local_engine, target.name) is None
+    assert alias_lock(local_engine, target.name) is None
 
 
 def test_a_first_deploy_create_still_in_flight_after_a_stop_leaves_no_alias(
@@ -388,7 +348,9 @@ def test_a_first_deploy_create_still_in_flight_after_a_stop_leaves_no_alias(
         local_engine.client("stepfunctions").stop_execution(executionArn=arn)
         assert rollouts.wait(arn).status == "ABORTED"
         eventually(
-            lambda: (record(local_engine, rollout_id(arn)) or {}).get("status") == "ROLLED_BACK",
+            lambda: (
+                (rollout_record(local_engine, rollout_id(arn)) or {}).get("status") == "ROLLED_BACK"
+            ),
             "the cleanup after the stop",
         )
         release.set()
@@ -402,7 +364,7 @@ def test_a_first_deploy_create_still_in_flight_after_a_stop_leaves_no_alias(
         eventually(no_alias, "the late alias taken back", timeout=10)
     finally:
         lambda_models.LambdaStorage.put_alias = original
-    assert lock(local_engine, name) is None
+    assert alias_lock(local_engine, name) is None
 
 
 def test_a_prepare_still_in_flight_after_its_execution_ended_takes_nothing(
@@ -429,16 +391,17 @@ def test_a_prepare_still_in_flight_after_its_execution_ended_takes_nothing(
         local_engine.client("stepfunctions").stop_execution(executionArn=arn)
         assert rollouts.wait(arn).status == "ABORTED"
         eventually(
-            lambda: record(local_engine, rollout_id(arn)) is not None, "the release's tombstone"
+            lambda: rollout_record(local_engine, rollout_id(arn)) is not None,
+            "the release's tombstone",
         )
         release.set()
         threading.Event().wait(1.5)
     finally:
         dynamodb_models.DynamoDBBackend.put_item = original
 
-    saved = record(local_engine, rollout_id(arn))
+    saved = rollout_record(local_engine, rollout_id(arn))
     assert saved is not None and saved["status"] != "RUNNING"
-    assert lock(local_engine, target.name) is None
+    assert alias_lock(local_engine, target.name) is None
     assert target.alias() == ("1", {})
     # The alias is free: the next rollout goes ahead.
     assert (
@@ -457,7 +420,7 @@ def test_the_baseline_is_pinned_so_pruning_cannot_delete_it(
     unique_name: Callable[[str], str],
 ) -> None:
     target = Target(local_engine, unique_name("orders"))
-    post = hook(
+    post = create_hook(
         local_engine,
         unique_name("prune-then-fail"),
         "import boto3\ndef handler(event, context):\n"
@@ -486,7 +449,7 @@ def test_the_baseline_is_pinned_so_pruning_cannot_delete_it(
     assert target.alias() == ("1", {})
     assert "1" in target.versions()
     assert aliases_of(target) == ["live"]  # the pin is gone with the rollout
-    assert lock(local_engine, target.name) is None
+    assert alias_lock(local_engine, target.name) is None
 
 
 def test_a_rollback_made_impossible_still_ends_and_says_so(
@@ -495,7 +458,7 @@ def test_a_rollback_made_impossible_still_ends_and_says_so(
     unique_name: Callable[[str], str],
 ) -> None:
     target = Target(local_engine, unique_name("orders"))
-    post = hook(
+    post = create_hook(
         local_engine,
         unique_name("vandal"),
         "import boto3\ndef handler(event, context):\n"
@@ -521,9 +484,9 @@ def test_a_rollback_made_impossible_still_ends_and_says_so(
     assert (ended.status, ended.error) == ("FAILED", "RollbackFailed")
     assert ended.cause is not None and "version 1" in ended.cause
     assert target.alias() == ("2", {})
-    saved = record(local_engine, rollout_id(ended.arn))
+    saved = rollout_record(local_engine, rollout_id(ended.arn))
     assert saved is not None and saved["status"] == "ROLLBACK_FAILED"
-    assert lock(local_engine, target.name) is None
+    assert alias_lock(local_engine, target.name) is None
     # The alias is not held forever: the next rollout goes ahead.
     again = rollouts.run(
         {"functionName": target.name, "alias": "live", "version": "2", "strategy": "AllAtOnce"}
@@ -555,7 +518,7 @@ def test_a_description_only_update_then_a_stop_still_restores_the_baseline(
     eventually(release_ended(local_engine, rollout_id(arn)), "the cleanup after the stop")
 
     assert target.alias() == ("1", {})
-    saved = record(local_engine, rollout_id(arn))
+    saved = rollout_record(local_engine, rollout_id(arn))
     assert saved is not None and saved["status"] == "ROLLED_BACK"
 
 
@@ -607,7 +570,7 @@ def test_racing_takeovers_of_a_stale_lock_leave_one_winner_and_no_false_drift(
     assert outcomes.count(("SUCCEEDED", "")) == 1, outcomes
     assert all(e.error in (None, "RolloutInProgress") for e in ended), outcomes
     assert target.alias() == ("2", {})
-    assert lock(local_engine, target.name) is None
+    assert alias_lock(local_engine, target.name) is None
 
 
 # -- 7. a hook runs once per lifecycle event --
@@ -617,7 +580,7 @@ def test_a_hook_runs_once_when_the_record_write_after_it_is_retried(
     target = Target(local_engine, unique_name("orders"))
     calls = Path(local_engine.root) / ".pytest_cache" / unique_name("hook-calls")
     calls.parent.mkdir(exist_ok=True)
-    pre = hook(
+    pre = create_hook(
         local_engine,
         unique_name("counted"),
         "def handler(event, context):\n"
@@ -661,7 +624,7 @@ def test_the_record_stays_far_below_the_item_limit_with_many_long_alarms(
 ) -> None:
     target = Target(local_engine, unique_name("orders"))
     prefix = unique_name("a")
-    names = [alarm(local_engine, f"{prefix}-{i:02d}-".ljust(255, "x")) for i in range(25)]
+    names = [create_alarm(local_engine, f"{prefix}-{i:02d}-".ljust(255, "x")) for i in range(25)]
     largest = [0]
     original = dynamodb_models.DynamoDBBackend.update_item
 
@@ -689,7 +652,7 @@ def test_the_record_stays_far_below_the_item_limit_with_many_long_alarms(
         dynamodb_models.DynamoDBBackend.update_item = original
 
     assert ended.status == "SUCCEEDED", ended.cause
-    saved = record(local_engine, rollout_id(ended.arn))
+    saved = rollout_record(local_engine, rollout_id(ended.arn))
     assert saved is not None and int(saved["checkCount"]) == 100
     print(f"largest record: {largest[0]} bytes")
     assert 0 < largest[0] < 100_000
@@ -705,7 +668,7 @@ def test_an_alias_repointed_during_the_post_traffic_hook_is_drift_not_success(
 
     target = Target(local_engine, unique_name("orders"))
     publish(target.lam, target.name, "def handler(e, c):\n    return 3\n")
-    post = hook(
+    post = create_hook(
         local_engine,
         unique_name("repoint"),
         "import boto3\ndef handler(event, context):\n"
@@ -726,9 +689,9 @@ def test_an_alias_repointed_during_the_post_traffic_hook_is_drift_not_success(
 
     assert (ended.status, ended.error) == ("FAILED", "AliasDrift")
     assert target.alias() == ("3", {})
-    saved = record(local_engine, rollout_id(ended.arn))
+    saved = rollout_record(local_engine, rollout_id(ended.arn))
     assert saved is not None and saved["status"] == "DRIFTED"
-    assert lock(local_engine, target.name) is None
+    assert alias_lock(local_engine, target.name) is None
 
 
 # -- 10. any input shape --
@@ -790,7 +753,7 @@ def test_a_code_sha256_that_latest_no_longer_holds_is_refused_and_nothing_is_pub
     assert stale in ended.cause
     assert target.versions() == ["1"]
     assert alias_writes.routes(target.name, "live") == []
-    assert lock(local_engine, target.name) is None
+    assert alias_lock(local_engine, target.name) is None
     assert aliases_of(target) == ["live"]
 
 

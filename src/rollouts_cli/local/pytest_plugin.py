@@ -50,6 +50,63 @@ def create_rollout_table(dynamodb: Any, name: str) -> Any:
     )
 
 
+def rollout_table(engine: LocalEngine) -> Any:
+    """The deployed rollout table (a boto3 ``Table``)."""
+    import boto3
+
+    return boto3.resource(
+        "dynamodb",
+        endpoint_url=engine.endpoint,
+        region_name=engine.region,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    ).Table(engine.info.table_name)
+
+
+def rollout_record(engine: LocalEngine, rollout: str) -> dict[str, Any] | None:
+    """A rollout's record, read consistently (None before PrepareRollout wrote it)."""
+    key = {"pk": f"ROLLOUT#{rollout}", "sk": "ROLLOUT"}
+    item: dict[str, Any] | None = (
+        rollout_table(engine).get_item(Key=key, ConsistentRead=True).get("Item")
+    )
+    return item
+
+
+def alias_lock(engine: LocalEngine, function: str, alias: str = "live") -> dict[str, Any] | None:
+    """The lock item of ``function:alias``, or None when no rollout holds it."""
+    key = {"pk": f"LOCK#{function}:{alias}", "sk": "LOCK"}
+    item: dict[str, Any] | None = (
+        rollout_table(engine).get_item(Key=key, ConsistentRead=True).get("Item")
+    )
+    return item
+
+
+def rollout_id(execution_arn: str) -> str:
+    """The rollout id of an execution: its name."""
+    return execution_arn.rsplit(":", 1)[1]
+
+
+def create_hook(engine: LocalEngine, name: str, source: str) -> str:
+    """A hook function running ``source`` (handler ``app.handler``); returns its name."""
+    create_function(engine.client("lambda"), engine.client("iam"), name, source)
+    return name
+
+
+def create_alarm(engine: LocalEngine, name: str) -> str:
+    """A CloudWatch alarm on Lambda errors (moto starts it OK); returns its name."""
+    engine.client("cloudwatch").put_metric_alarm(
+        AlarmName=name,
+        MetricName="Errors",
+        Namespace="AWS/Lambda",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    return name
+
+
 def eventually(found: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
     """Poll until ``found()`` is truthy (at most ``timeout`` seconds); return it."""
     deadline = time.monotonic() + timeout
