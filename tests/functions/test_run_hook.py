@@ -127,3 +127,64 @@ def test_an_unknown_lifecycle_event_is_refused(aws, tasks, hooks, prepared):
     with pytest.raises(ValueError, match="lifecycleEvent"):
         tasks.hook(prepared, "BeforeAllowTraffic")
     assert hooks.calls == []
+
+
+def test_a_hook_is_not_asked_again_when_its_answer_is_remembered(aws, tasks, hooks, prepared):
+    hooks.answer("orders-api-pre", {"status": "Succeeded"})
+
+    first = tasks.hook(prepared, "PreTraffic")
+    again = tasks.hook(prepared, "PreTraffic")  # Step Functions retried the task
+
+    assert first == again == prepared
+    assert [name for name, _ in hooks.calls] == ["orders-api-pre"]
+
+
+def test_a_hook_whose_answer_was_lost_on_the_way_is_asked_again(
+    aws, tasks, hooks, prepared, monkeypatch
+):
+    from rollouts.aliases import InvocationTimeoutError, Lambda
+    from rollouts.errors import TransientError
+
+    answered = Lambda.invoke
+    lost: list[str] = []
+
+    def invoke(self: Lambda, function_name: str, payload: bytes) -> tuple[bytes, str | None]:
+        if not lost:
+            lost.append(function_name)
+            raise InvocationTimeoutError(f"{function_name} did not answer in time")
+        return answered(self, function_name, payload)
+
+    monkeypatch.setattr(Lambda, "invoke", invoke)
+    hooks.answer("orders-api-pre", {"status": "Succeeded"})
+
+    with pytest.raises(TransientError, match="answer was lost"):
+        tasks.hook(prepared, "PreTraffic")
+    assert "hookPreTraffic" not in aws.record("rollout-1")
+
+    assert tasks.hook(prepared, "PreTraffic") == prepared  # the retry asks again
+    assert lost == ["orders-api-pre"]
+    assert [name for name, _ in hooks.calls] == ["orders-api-pre"]
+
+
+def test_a_hook_answer_store_failing_after_the_hook_answered_keeps_the_answer(
+    aws, tasks, hooks, prepared, monkeypatch
+):
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyPersistenceLayerError,
+    )
+
+    failed: list[bool] = []
+
+    def fail(*args: Any, **kwargs: Any) -> None:
+        failed.append(True)
+        raise IdempotencyPersistenceLayerError("Failed to update record state to success")
+
+    monkeypatch.setattr(DynamoDBPersistenceLayer, "save_success", fail)
+    hooks.answer("orders-api-pre", {"status": "Failed", "reason": "smoke test got HTTP 500"})
+
+    with pytest.raises(HookFailedError, match="smoke test got HTTP 500"):
+        tasks.hook(prepared, "PreTraffic")
+    assert failed == [True]
+    assert aws.record("rollout-1")["hookPreTraffic"]["result"] == "smoke test got HTTP 500"
+    assert len(hooks.calls) == 1

@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -34,6 +35,7 @@ from rollouts.errors import (
     ResourceConflictError,
     RolloutError,
     RolloutInProgressError,
+    TransientError,
     ValidationError,
 )
 from rollouts.models import RolloutRequest, parse_request
@@ -76,6 +78,9 @@ MAX_ALARMS_SHOWN = 5
 # A hook's answer is remembered this long (Powertools idempotency on the rollout table).
 HOOK_ANSWER_KEPT_SECONDS = 7 * 24 * 60 * 60
 IDEMPOTENCY_PK = "IDEMPOTENCY"
+# A hook invocation that times out this much sooner than the hook client's read timeout
+# lost its answer on the way; one that reaches it was a hook too slow to answer.
+HOOK_SLOW_MARGIN_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -438,15 +443,29 @@ def run_hook(
 def _hook_answer(
     state: RolloutState, lifecycle_event: str, hook: str, services: Services, context: Any
 ) -> str | None:
-    """The hook's verdict (None: passed), invoking it only if no answer is remembered."""
+    """The hook's verdict (None: passed), invoking it only if no answer is remembered.
+
+    A failure of the answer store itself is a TransientError (retried): before the hook
+    ran, nothing happened; after it ran, its answer is used at once (only a retry of
+    this task would then wait for the stored answer to expire and ask the hook again).
+    An invocation whose answer was lost on the way (not a hook too slow to answer) is
+    a TransientError too: the hook is asked again.
+    """
+    answered: list[dict[str, Any]] = []
 
     def invoke(call: dict[str, Any]) -> dict[str, Any]:
         payload = json.dumps(hook_payload(state, lifecycle_event)).encode()
+        started = time.monotonic()
         try:
             body, function_error = services.hooks.invoke(hook, payload)
-            return {"verdict": _hook_verdict(body, function_error)}
-        except InvocationTimeoutError:
-            return {"verdict": f"it did not answer within {HOOK_READ_TIMEOUT_SECONDS} s"}
+            answer = {"verdict": _hook_verdict(body, function_error)}
+        except InvocationTimeoutError as error:
+            if time.monotonic() - started < HOOK_READ_TIMEOUT_SECONDS - HOOK_SLOW_MARGIN_SECONDS:
+                message = f"hook {hook}'s answer was lost ({error}); asking again"
+                raise TransientError(message) from error
+            answer = {"verdict": f"it did not answer within {HOOK_READ_TIMEOUT_SECONDS} s"}
+        answered.append(answer)
+        return answer
 
     call = {"rolloutId": state.rollout_id, "lifecycleEvent": lifecycle_event, "hook": hook}
     if services.hook_answers is None:
@@ -455,6 +474,9 @@ def _hook_answer(
     from aws_lambda_powertools.utilities.idempotency import (
         IdempotencyConfig,
         idempotent_function,
+    )
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyPersistenceLayerError,
     )
 
     config = IdempotencyConfig(
@@ -472,7 +494,12 @@ def _hook_answer(
         config=config,
         key_prefix="hook",
     )
-    verdict = once(call=call)["verdict"]
+    try:
+        verdict = once(call=call)["verdict"]
+    except IdempotencyPersistenceLayerError as error:
+        if not answered:
+            raise TransientError(f"the hook answer store failed: {error}") from error
+        verdict = answered[-1]["verdict"]
     return None if verdict is None else str(verdict)
 
 
