@@ -46,9 +46,8 @@ template: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(BIN)/pytest tests/template -q
 
 # Every check: lint, types, and all tests (unit, functions, engine, template, e2e).
-# Two workers, a test file each at a time: each worker starts its own local engine.
 test: $(VENV)/.installed $(SAM_VENV)/.installed lint typecheck
-	$(BIN)/pytest -q -n 2 --dist loadfile
+	$(BIN)/pytest -q
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
