@@ -3,7 +3,7 @@
 Each test id is one cell of the fault matrix (``fault_matrix``): a fresh rollout of
 one scenario with one fault injected at one AWS call of its clean run, or stopped
 as it enters one state. The sample is fixed for a given product: every call of the
-canary's clean run with ANSWER_LOST and with SERVER_ERROR, a seeded pseudo-random
+canary's clean run with ANSWER_LOST, a seeded pseudo-random
 sample of 40 other (scenario, call, kind) cells, and a stop at the first entry of
 every state the canary enters. The whole matrix is ``benchmarks/faults.py``.
 
