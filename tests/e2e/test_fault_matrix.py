@@ -16,6 +16,9 @@ those changes.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,6 @@ from fault_matrix import (
     CleanRun,
     Matrix,
     ci_sample,
-    clean_runs,
     sources_digest,
 )
 
@@ -39,6 +41,36 @@ CACHE_KEY = "fault_matrix/clean_runs"
 _made: dict[str, dict[str, CleanRun]] = {}
 
 
+_MAKE_CLEAN_RUNS = """
+import json, sys, tempfile
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from fault_matrix import clean_runs
+from rollouts_cli.local.engine import LocalEngine
+with LocalEngine(time_scale=0.0) as engine:
+    runs = clean_runs(engine, Path(tempfile.mkdtemp(prefix="fault-matrix-")))
+Path(sys.argv[2]).write_text(json.dumps({name: run.as_json() for name, run in runs.items()}))
+"""
+
+
+def _clean_runs_apart() -> dict[str, CleanRun]:
+    """The clean runs, made by an engine in a process of its own.
+
+    Collection happens before any test: an engine started and stopped here, in the
+    test process, would reset the emulator's process-wide state under every other test.
+    """
+    with tempfile.TemporaryDirectory(prefix="fault-matrix-") as work:
+        out = Path(work) / "clean-runs.json"
+        subprocess.run(
+            [sys.executable, "-c", _MAKE_CLEAN_RUNS, str(Path(__file__).parent), str(out)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            timeout=600,
+        )
+        made = json.loads(out.read_text())
+    return {name: CleanRun.from_json(run) for name, run in made.items()}
+
+
 def _clean_runs(config: pytest.Config) -> dict[str, CleanRun]:
     digest = sources_digest(project_root())
     if digest in _made:
@@ -46,10 +78,7 @@ def _clean_runs(config: pytest.Config) -> dict[str, CleanRun]:
     cached: Any = config.cache.get(CACHE_KEY, None) if config.cache else None
     if isinstance(cached, dict) and cached.get("digest") == digest:
         return {name: CleanRun.from_json(run) for name, run in cached["runs"].items()}
-    with LocalEngine(time_scale=0.0) as engine:
-        runs: dict[str, CleanRun] = clean_runs(
-            engine, Path(tempfile.mkdtemp(prefix="fault-matrix-"))
-        )
+    runs = _clean_runs_apart()
     if config.cache:
         config.cache.set(
             CACHE_KEY,
