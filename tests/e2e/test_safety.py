@@ -834,3 +834,64 @@ def test_a_task_timed_out_inside_lambda_is_retried(
     assert timed_out
     assert ended.status == "SUCCEEDED", ended.cause
     assert target.alias() == ("2", {})
+
+
+# ---------------------------------------------------------------------------------------------
+# F2 on the real state machine: an alarm fires at the first step, RollBack runs, and the
+# on-call engineer annotates the alias in the console while it does (same routing).
+# ---------------------------------------------------------------------------------------------
+def test_e2e_an_alias_annotated_during_the_rollback_still_ends_on_the_baseline(
+    local_engine: Any, rollouts: Any, time_scale: Any, unique_name: Any
+) -> None:
+    from moto.awslambda import responses as lambda_responses
+
+    from rollouts_cli.local.pytest_plugin import Target, eventually
+
+    target = Target(local_engine, unique_name("orders"))
+    cloudwatch = local_engine.client("cloudwatch")
+    name = unique_name("orders-errors")
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        MetricName="Errors",
+        Namespace="AWS/Lambda",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    original = lambda_responses.LambdaResponse.update_alias
+    lam = local_engine.client("lambda")
+    annotated = threading.Event()
+
+    def update_alias(self: Any) -> Any:
+        body = json.loads(self.body or "{}")
+        weights = (body.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
+        rollback = body.get("FunctionVersion") == "1" and not weights and body.get("RevisionId")
+        if f"/functions/{target.name}/" in self.path and rollback and not annotated.is_set():
+            annotated.set()  # the engineer's own request (no RevisionId) passes through
+            lam.update_alias(FunctionName=target.name, Name="live", Description="investigating")
+        return original(self)
+
+    time_scale(0.01)
+    lambda_responses.LambdaResponse.update_alias = update_alias
+    try:
+        arn = rollouts.start(
+            {
+                "functionName": target.name,
+                "alias": "live",
+                "version": "2",
+                "strategy": "Canary10Percent30Minutes",
+                "alarms": [name],
+                "checkIntervalSeconds": 60,
+            }
+        )
+        eventually(lambda: target.alias() == ("1", {"2": 0.1}), "the first step")
+        cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="errors")
+        ended = rollouts.wait(arn)
+    finally:
+        lambda_responses.LambdaResponse.update_alias = original
+
+    assert annotated.is_set()
+    assert target.alias() == ("1", {}), f"{ended.error}: {ended.cause}"
+    assert (ended.status, ended.error) == ("FAILED", "RolledBack"), ended.cause

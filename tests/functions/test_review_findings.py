@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -27,8 +26,6 @@ from rollouts.aliases import Lambda
 from rollouts.errors import TransientError
 from rollouts.store import RecordClosedError, RolloutStore
 from rollouts_cli.local import corrections
-
-pytestmark = pytest.mark.e2e
 
 _CONFTEST = Path(__file__).resolve().parents[1] / "functions" / "conftest.py"
 _spec = importlib.util.spec_from_file_location("review_functions_conftest", _CONFTEST)
@@ -363,67 +360,6 @@ def test_an_abort_accepted_before_the_promotion_write_moves_no_traffic(
 
     assert aborted[0]["abortRequested"] is True
     assert aws.routing() == ("1", {}), "traffic moved after the abort was accepted"
-
-
-# ---------------------------------------------------------------------------------------------
-# F2 on the real state machine: an alarm fires at the first step, RollBack runs, and the
-# on-call engineer annotates the alias in the console while it does (same routing).
-# ---------------------------------------------------------------------------------------------
-def test_e2e_an_alias_annotated_during_the_rollback_still_ends_on_the_baseline(
-    local_engine: Any, rollouts: Any, time_scale: Any, unique_name: Any
-) -> None:
-    from moto.awslambda import responses as lambda_responses
-
-    from rollouts_cli.local.pytest_plugin import Target, eventually
-
-    target = Target(local_engine, unique_name("orders"))
-    cloudwatch = local_engine.client("cloudwatch")
-    name = unique_name("orders-errors")
-    cloudwatch.put_metric_alarm(
-        AlarmName=name,
-        MetricName="Errors",
-        Namespace="AWS/Lambda",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
-    original = lambda_responses.LambdaResponse.update_alias
-    lam = local_engine.client("lambda")
-    annotated = threading.Event()
-
-    def update_alias(self: Any) -> Any:
-        body = json.loads(self.body or "{}")
-        weights = (body.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
-        rollback = body.get("FunctionVersion") == "1" and not weights and body.get("RevisionId")
-        if f"/functions/{target.name}/" in self.path and rollback and not annotated.is_set():
-            annotated.set()  # the engineer's own request (no RevisionId) passes through
-            lam.update_alias(FunctionName=target.name, Name="live", Description="investigating")
-        return original(self)
-
-    time_scale(0.01)
-    lambda_responses.LambdaResponse.update_alias = update_alias
-    try:
-        arn = rollouts.start(
-            {
-                "functionName": target.name,
-                "alias": "live",
-                "version": "2",
-                "strategy": "Canary10Percent30Minutes",
-                "alarms": [name],
-                "checkIntervalSeconds": 60,
-            }
-        )
-        eventually(lambda: target.alias() == ("1", {"2": 0.1}), "the first step")
-        cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="errors")
-        ended = rollouts.wait(arn)
-    finally:
-        lambda_responses.LambdaResponse.update_alias = original
-
-    assert annotated.is_set()
-    assert target.alias() == ("1", {}), f"{ended.error}: {ended.cause}"
-    assert (ended.status, ended.error) == ("FAILED", "RolledBack"), ended.cause
 
 
 # ---------------------------------------------------------------------------------------------
