@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 from rollouts_cli.cli import main
 from rollouts_cli.local import engine as engine_module
 from rollouts_cli.local.engine import LocalEngine
+from rollouts_cli.local.pytest_plugin import create_alarm
 from rollouts_cli.local.samples import create_function, publish
 
 V1 = "def handler(event, context):\n    return {'version': 'one'}\n"
@@ -112,18 +113,7 @@ class Target:
         return name
 
     def alarm(self) -> str:
-        name = f"{self.name}-errors"
-        self.engine.client("cloudwatch").put_metric_alarm(
-            AlarmName=name,
-            MetricName="Errors",
-            Namespace="AWS/Lambda",
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=1,
-            ComparisonOperator="GreaterThanOrEqualToThreshold",
-        )
-        return name
+        return create_alarm(self.engine, f"{self.name}-errors")
 
     def start_args(self, *extra: str, version: str = "2") -> list[str]:
         return ["start", "--function", self.name, "--alias", "live", "--version", version, *extra]
