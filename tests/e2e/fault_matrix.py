@@ -492,7 +492,11 @@ class Matrix:
     # -- fixtures of one run
     def _prepare(self, scenario: Scenario) -> _Run:
         name = f"fm-{scenario.name}-{uuid.uuid4().hex[:8]}"
-        create_function(self.lam, self.iam, name, BASELINE_SOURCE)
+        # Published apart: moto's CreateFunction with Publish deep-copies the function, and
+        # with it the region's whole CloudWatch Logs backend, whose every copied model moto
+        # then keeps (BaseModel tracks instances): memory and time would grow with each run.
+        create_function(self.lam, self.iam, name, BASELINE_SOURCE, publish=False)
+        self.lam.publish_version(FunctionName=name)
         if not scenario.first_deploy:
             self.lam.create_alias(FunctionName=name, Name=ALIAS, FunctionVersion="1")
             publish(self.lam, name, TARGET_SOURCE)
