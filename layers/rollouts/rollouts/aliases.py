@@ -46,9 +46,6 @@ class AliasConfig:
     extra: dict[str, int] = field(default_factory=dict)
     revision_id: str = ""
 
-    def same_routing(self, other: AliasConfig) -> bool:
-        return self.version == other.version and self.extra == other.extra
-
     @property
     def routing(self) -> Routing:
         """The routing alone, as the pure decisions compare it."""
