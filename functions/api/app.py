@@ -5,11 +5,20 @@ parse, call ``rollouts.service`` (the same validation, execution names and
 record as every other way in) and answer JSON. ``api/openapi.yaml`` documents
 them, and a test keeps the two equal.
 
-- ``POST /rollouts``: 202 ``{rolloutId, executionArn, status, statusUrl}``; with an
-  ``Idempotency-Key`` header, a retry answers the first 202 and starts nothing.
-- ``GET /rollouts?functionName=&alias=[&limit=&nextToken=]``: an alias's history.
+Every route names the function and alias it acts on, so that an IAM policy on
+``execute-api:Invoke`` can confine a caller to its own (the README shows one);
+no route acts on a rollout of another function or alias. Under
+``/functions/{functionName}/aliases/{alias}``:
+
+- ``POST /rollouts``: 202 ``{rolloutId, executionArn, status, statusUrl}``; the body
+  may leave out ``functionName`` and ``alias`` (the path's are used) and must not
+  name others. With an ``Idempotency-Key`` header, a retry answers the first 202
+  and starts nothing.
+- ``GET /rollouts[?limit=&nextToken=]``: the alias's history.
 - ``GET /rollouts/{rolloutId}``: status, step, weight, steps and checks, reason.
 - ``POST /rollouts/{rolloutId}/abort``: the next look rolls back (409 once it has ended).
+
+A rollout id of another function or alias answers 404, as an unknown one does.
 """
 
 import json
@@ -88,6 +97,17 @@ def _state_machine_arn() -> str:
 
 
 # -- the request ------------------------------------------------------------------
+# Every route's prefix: IAM policies match on it (see the README).
+ALIAS_ROUTE = "/functions/<functionName>/aliases/<alias>/rollouts"
+
+
+def _refuse_bad_path(function_name: str, alias: str) -> None:
+    """400 naming ``functionName`` or ``alias`` when the path's is not a plain name."""
+    problems = service.path_problems(function_name, alias)
+    if problems:
+        raise ValidationError.from_errors(problems)
+
+
 def _caller() -> str:
     """Who is asking: the IAM principal API Gateway authenticated (SigV4)."""
     return app.current_event.request_context.identity.user_arn or UNKNOWN_CALLER
@@ -106,16 +126,18 @@ def _json_body(required: bool) -> Any:
         raise ValidationError("body", f"is not JSON ({error})") from None
 
 
-def _status_url(rollout_id: str) -> str:
-    """The absolute URL of GET /rollouts/{rolloutId}, as the caller reached this API.
+def _status_url(function_name: str, alias: str, rollout_id: str) -> str:
+    """The absolute URL that describes the rollout, as the caller reached this API.
 
-    requestContext.path is the path the caller sent (``/v1/rollouts`` on the
-    execute-api domain, ``/<base path>/rollouts`` on a custom domain) and the
-    event's path the resource path (``/rollouts``): what precedes it is the prefix.
+    requestContext.path is the path the caller sent (``/v1/functions/...`` on the
+    execute-api domain, ``/<base path>/functions/...`` on a custom domain) and the
+    event's path the resource path (``/functions/...``): what precedes it is the prefix.
     """
     event = app.current_event
     context = event.request_context
-    path = f"/rollouts/{quote(rollout_id, safe='')}"
+    path = "/".join(
+        ("", "functions", function_name, "aliases", alias, "rollouts", quote(rollout_id, safe=""))
+    )
     domain = context.domain_name or event.headers.get("Host")
     if not domain:
         return path
@@ -149,7 +171,7 @@ def _json(status: HTTPStatus, body: dict[str, Any], **headers: str) -> Response[
 
 
 # -- starting, once per Idempotency-Key -----------------------------------------------
-def _start(payload: Any) -> dict[str, Any]:
+def _start(payload: Any, function_name: str, alias: str) -> dict[str, Any]:
     started = service.start_rollout(
         payload,
         client("stepfunctions", retries=CALLER),
@@ -159,10 +181,13 @@ def _start(payload: Any) -> dict[str, Any]:
     )
     metrics.add_metric(name="RolloutsRequested", unit=MetricUnit.Count, value=1)
     logger.info("rollout started", extra={"rolloutId": started.rollout_id, "caller": _caller()})
-    return {**started.as_json(), "statusUrl": _status_url(started.rollout_id)}
+    return {
+        **started.as_json(),
+        "statusUrl": _status_url(function_name, alias, started.rollout_id),
+    }
 
 
-def _start_once(key: str, payload: Any) -> dict[str, Any]:
+def _start_once(key: str, payload: Any, function_name: str, alias: str) -> dict[str, Any]:
     """Start at most once per (caller, key): a retry answers what the first start did.
 
     The payload is checked too: the same key with a different request is refused
@@ -185,7 +210,7 @@ def _start_once(key: str, payload: Any) -> dict[str, Any]:
     config.register_lambda_context(app.lambda_context)
 
     def start(request: dict[str, Any]) -> dict[str, Any]:
-        return _start(request["payload"])
+        return _start(request["payload"], function_name, alias)
 
     once: Callable[..., dict[str, Any]] = idempotent_function(
         start,
@@ -198,72 +223,85 @@ def _start_once(key: str, payload: Any) -> dict[str, Any]:
 
 
 # -- routes -------------------------------------------------------------------------
+# The path's names (``functionName``, ``alias``, ``rolloutId``) are the handlers'.
 @app.post(
-    "/rollouts",
-    summary="Start a rollout",
+    ALIAS_ROUTE,
+    summary="Start a rollout of the path's function and alias",
     operation_id="startRollout",
     security=SIGV4,
     tags=["rollouts"],
 )
 @tracer.capture_method
-def start_rollout() -> Response[dict[str, Any]]:
-    payload = _json_body(required=True)
+def start_rollout(functionName: str, alias: str) -> Response[dict[str, Any]]:  # noqa: N803
+    _refuse_bad_path(functionName, alias)
+    payload = service.request_for(_json_body(required=True), functionName, alias)
     key = app.current_event.headers.get(IDEMPOTENCY_KEY_HEADER)
     if key is None:
-        answer = _start(payload)
+        answer = _start(payload, functionName, alias)
     elif not 1 <= len(key.strip()) <= IDEMPOTENCY_KEY_LIMIT:
         raise ValidationError(
             IDEMPOTENCY_KEY_HEADER, f"must be 1 to {IDEMPOTENCY_KEY_LIMIT} characters"
         )
     else:
-        answer = _start_once(key.strip(), payload)
+        answer = _start_once(key.strip(), payload, functionName, alias)
     return _json(HTTPStatus.ACCEPTED, answer, Location=answer["statusUrl"])
 
 
 @app.get(
-    "/rollouts",
-    summary="List an alias's rollouts, newest first",
+    ALIAS_ROUTE,
+    summary="List the alias's rollouts, newest first",
     operation_id="listRollouts",
     security=SIGV4,
     tags=["rollouts"],
 )
 @tracer.capture_method
-def list_rollouts() -> Response[dict[str, Any]]:
-    function_name, alias = _query("functionName"), _query("alias")
-    missing = [(name, "required") for name in ("functionName", "alias") if _query(name) is None]
-    if missing:
-        raise ValidationError.from_errors(missing)
-    assert function_name is not None and alias is not None
+def list_rollouts(functionName: str, alias: str) -> Response[dict[str, Any]]:  # noqa: N803
+    _refuse_bad_path(functionName, alias)
     rollouts, next_token = service.list_rollouts(
-        function_name, alias, _store(), limit=_limit(), next_token=_query("nextToken")
+        functionName, alias, _store(), limit=_limit(), next_token=_query("nextToken")
     )
     return _json(HTTPStatus.OK, {"rollouts": rollouts, "nextToken": next_token})
 
 
 @app.get(
-    "/rollouts/<rolloutId>",
-    summary="Describe a rollout",
+    f"{ALIAS_ROUTE}/<rolloutId>",
+    summary="Describe a rollout of the alias",
     operation_id="describeRollout",
     security=SIGV4,
     tags=["rollouts"],
 )
 @tracer.capture_method
-def describe_rollout(rolloutId: str) -> Response[dict[str, Any]]:  # noqa: N803 (the path's name)
+def describe_rollout(
+    functionName: str,  # noqa: N803 (the path's names)
+    alias: str,
+    rolloutId: str,  # noqa: N803
+) -> Response[dict[str, Any]]:
+    _refuse_bad_path(functionName, alias)
     described = service.describe_rollout(
-        rolloutId, _store(), client("stepfunctions", retries=CALLER), _state_machine_arn()
+        rolloutId,
+        _store(),
+        client("stepfunctions", retries=CALLER),
+        _state_machine_arn(),
+        function_name=functionName,
+        alias=alias,
     )
     return _json(HTTPStatus.OK, described)
 
 
 @app.post(
-    "/rollouts/<rolloutId>/abort",
-    summary="Abort a rollout: its next look rolls back",
+    f"{ALIAS_ROUTE}/<rolloutId>/abort",
+    summary="Abort a rollout of the alias: its next look rolls back",
     operation_id="abortRollout",
     security=SIGV4,
     tags=["rollouts"],
 )
 @tracer.capture_method
-def abort_rollout(rolloutId: str) -> Response[dict[str, Any]]:  # noqa: N803 (the path's name)
+def abort_rollout(
+    functionName: str,  # noqa: N803 (the path's names)
+    alias: str,
+    rolloutId: str,  # noqa: N803
+) -> Response[dict[str, Any]]:
+    _refuse_bad_path(functionName, alias)
     body = _json_body(required=False) or {}
     if not isinstance(body, dict):
         raise ValidationError("body", 'must be a JSON object, e.g. {"reason": "..."}')
@@ -274,10 +312,21 @@ def abort_rollout(rolloutId: str) -> Response[dict[str, Any]]:  # noqa: N803 (th
     if reason is not None and (not isinstance(reason, str) or len(reason) > 1000):
         raise ValidationError("reason", "must be a text of at most 1000 characters")
     caller = _caller()
-    answer = service.abort_rollout(rolloutId, caller, reason, _store(), datetime.now(UTC))
+    answer = service.abort_rollout(
+        rolloutId,
+        caller,
+        reason,
+        _store(),
+        datetime.now(UTC),
+        function_name=functionName,
+        alias=alias,
+    )
     metrics.add_metric(name="RolloutAbortsRequested", unit=MetricUnit.Count, value=1)
     logger.warning("abort requested", extra={"rolloutId": rolloutId, "caller": caller})
-    return _json(HTTPStatus.ACCEPTED, {**answer, "statusUrl": _status_url(rolloutId)})
+    return _json(
+        HTTPStatus.ACCEPTED,
+        {**answer, "statusUrl": _status_url(functionName, alias, rolloutId)},
+    )
 
 
 # -- errors ---------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """StartRollout: start a rollout from an EventBridge event.
 
 Two rules invoke it (see ``rollouts.triggers``): a "Rollout Requested" custom
-event whose detail is the execution input, and the CloudTrail record of
+event on the stack's request bus, whose detail is the execution input, and (only
+when the stack's ``AutomaticRollouts`` is ``Enabled``) the CloudTrail record of
 ``UpdateFunctionCode`` for a function tagged ``rollouts:alias``, whose tags
 configure a rollout of its new ``$LATEST`` (pinned to the record's CodeSha256:
 the code that call uploaded). Either way the rollout starts through
@@ -42,6 +43,14 @@ metrics = Metrics()
 
 # A function outside TargetFunctionNamePrefix: this stack may not read it, let alone shift it.
 _NOT_OURS = frozenset({"AccessDeniedException", "AccessDenied"})
+# The stack's AutomaticRollouts parameter: code updates start rollouts only when Enabled.
+AUTOMATIC_ROLLOUTS_VARIABLE = "AUTOMATIC_ROLLOUTS"
+ENABLED = "Enabled"
+
+
+def automatic_rollouts() -> bool:
+    """Whether the stack opted in to rolling out tagged functions on every code update."""
+    return os.environ.get(AUTOMATIC_ROLLOUTS_VARIABLE) == ENABLED
 
 
 class TriggerEvent(EventBridgeModel):
@@ -135,6 +144,12 @@ def lambda_handler(event: TriggerEvent, context: LambdaContext) -> dict[str, Any
     now = datetime.now(UTC)
     if trigger.kind == "requested":
         return start(trigger.request, Clients.from_environment(), now)
+    if trigger.kind == "code-update" and trigger.function_name and not automatic_rollouts():
+        # The rule is disabled too; a rule enabled by hand still starts nothing.
+        metrics.add_metric(name="RolloutTriggersIgnored", unit=MetricUnit.Count, value=1)
+        why = "automatic rollouts are off (the stack's AutomaticRollouts parameter)"
+        logger.info(f"ignored: {why}", extra={"functionName": trigger.function_name})
+        return {"started": False, "ignored": why}
     if trigger.kind == "code-update" and trigger.function_name:
         return on_code_update(
             trigger.function_name, Clients.from_environment(), now, code_sha256=trigger.code_sha256

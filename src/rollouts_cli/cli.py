@@ -380,11 +380,10 @@ def start_command(
             post_traffic,
             check_interval,
         )
-        # Validated by start_rollout, as every way in is: a refusal is also announced
-        # on the stack's status bus.
+        # Validated by start_rollout, as every way in is, within the stack's prefixes.
         plane = where.plane
         started = start_rollout(
-            request, plane.sfn, plane.store, plane.state_machine_arn, events=plane.events
+            request, plane.sfn, plane.store, plane.state_machine_arn, scope=plane.scope
         )
     except ValidationError as error:
         refuse(output, "ValidationError", str(error), list(error.errors))

@@ -17,7 +17,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from rollouts.notify import StatusEvents
+from rollouts.scope import EVERY_FUNCTION, Scope
 from rollouts.store import RolloutStore
 
 DEFAULT_STACK_NAME = "lambda-rollouts"
@@ -92,8 +92,10 @@ class ControlPlane:
     sfn: Any
     store: RolloutStore
     connection: Connection
-    # Refusals are announced on the stack's status bus, as the other ways in do.
-    events: StatusEvents | None = None
+    # The stack's TargetFunctionNamePrefix and HookFunctionNamePrefix: a request
+    # outside them is refused here, naming the field. (A refusal is not put on the
+    # status bus: only the control plane's own roles may put events there.)
+    scope: Scope = field(default_factory=lambda: Scope(EVERY_FUNCTION, EVERY_FUNCTION))
 
 
 def stack_outputs(stack: dict[str, Any]) -> dict[str, str]:
@@ -138,7 +140,10 @@ def find_control_plane(connection: Connection, stack_name: str) -> ControlPlane:
         sfn=connection.client("stepfunctions"),
         store=RolloutStore(connection.table(table)),
         connection=connection,
-        events=StatusEvents(connection.client("events"), _parameter(stacks[0], "EventBusName")),
+        scope=Scope(
+            targets=_parameter(stacks[0], "TargetFunctionNamePrefix") or EVERY_FUNCTION,
+            hooks=_parameter(stacks[0], "HookFunctionNamePrefix") or EVERY_FUNCTION,
+        ),
     )
 
 

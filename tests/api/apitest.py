@@ -96,11 +96,17 @@ def request(
     raw_body: str | None = None,
     headers: dict[str, str | None] | None = None,
     query: Any = ...,
+    function_name: str | None = None,
+    alias: str | None = None,
     rollout_id: str | None = None,
     caller: str | None = CALLER,
     domain: str | None = API_HOST,
 ) -> dict[str, Any]:
-    """A sample event with changes; ``...`` keeps the sample's, a ``None`` header drops it."""
+    """A sample event with changes; ``...`` keeps the sample's, a ``None`` header drops it.
+
+    ``function_name``, ``alias`` and ``rollout_id`` replace the sample's path parameters
+    (and so its path), as API Gateway would send them for that path.
+    """
     event = copy.deepcopy(sample(name))
     if raw_body is not None:
         event["body"] = raw_body
@@ -118,12 +124,18 @@ def request(
         event["multiValueQueryStringParameters"] = (
             {k: [v] for k, v in query.items()} if query else None
         )
-    if rollout_id is not None:
-        resource = event["resource"]
-        path = resource.replace("{rolloutId}", rollout_id)
-        event["path"] = path
-        event["requestContext"]["path"] = f"/v1{path}"
-        event["pathParameters"] = {"rolloutId": rollout_id}
+    changed = {"functionName": function_name, "alias": alias, "rolloutId": rollout_id}
+    parameters = {
+        key: value if value is not None else event["pathParameters"][key]
+        for key, value in changed.items()
+        if key in event["pathParameters"]
+    }
+    path = event["resource"]
+    for parameter, value in parameters.items():
+        path = path.replace(f"{{{parameter}}}", value)
+    event["path"] = path
+    event["requestContext"]["path"] = f"/v1{path}"
+    event["pathParameters"] = parameters
     event["requestContext"]["identity"]["userArn"] = caller
     event["requestContext"]["domainName"] = domain
     if domain is None:
@@ -161,16 +173,16 @@ class Api:
         body = json.loads(raw["body"]) if raw.get("body") else None
         return Answer(status=raw["statusCode"], body=body, headers=headers)
 
-    # -- shortcuts for each route -----------------------------------------------------
+    # -- shortcuts for each route (on the samples' orders-api:live unless told) ---------
     def start(self, payload: Any = ..., key: str | None = None, **changes: Any) -> Answer:
         headers = {"Idempotency-Key": key}
         return self.call(request("start-rollout", body=payload, headers=headers, **changes))
 
-    def describe(self, rollout_id: str) -> Answer:
-        return self.call(request("describe-rollout", rollout_id=rollout_id))
+    def describe(self, rollout_id: str, **changes: Any) -> Answer:
+        return self.call(request("describe-rollout", rollout_id=rollout_id, **changes))
 
-    def list(self, **query: str) -> Answer:
-        return self.call(request("list-rollouts", query=query))
+    def list(self, query: dict[str, str] | None = None, **changes: Any) -> Answer:
+        return self.call(request("list-rollouts", query=query or {}, **changes))
 
     def abort(self, rollout_id: str, body: Any = ..., **changes: Any) -> Answer:
         return self.call(request("abort-rollout", rollout_id=rollout_id, body=body, **changes))

@@ -9,6 +9,7 @@ them with the template's API events too.)
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,9 @@ import yaml
 from apitest import api_module
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
+
+from rollouts.models import _ALIAS
+from rollouts.service import FUNCTION_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
@@ -55,12 +59,15 @@ def test_the_document_has_exactly_the_resolver_routes(
     document: dict[str, Any], generated: dict[str, Any]
 ) -> None:
     assert set(operations(document)) == set(operations(generated))
+    alias_route = "/functions/{functionName}/aliases/{alias}/rollouts"
     assert set(operations(document)) == {
-        ("/rollouts", "POST"),
-        ("/rollouts", "GET"),
-        ("/rollouts/{rolloutId}", "GET"),
-        ("/rollouts/{rolloutId}/abort", "POST"),
+        (alias_route, "POST"),
+        (alias_route, "GET"),
+        (f"{alias_route}/{{rolloutId}}", "GET"),
+        (f"{alias_route}/{{rolloutId}}/abort", "POST"),
     }
+    # No route may act without naming its function and alias (IAM scopes on them).
+    assert all(path.startswith(alias_route) for path, _ in operations(generated))
 
 
 def test_operation_ids_match_the_resolver(
@@ -87,17 +94,51 @@ def test_every_operation_requires_sigv4(
         assert operation.get("security") == SIGV4, key
 
 
+PATH_PARAMETERS = {
+    "functionName": "#/components/parameters/FunctionName",
+    "alias": "#/components/parameters/Alias",
+    "rolloutId": "#/components/parameters/RolloutId",
+}
+
+
 def test_path_parameters_are_documented(document: dict[str, Any]) -> None:
-    for (path, _), operation in operations(document).items():
-        if "{rolloutId}" in path:
-            refs = [p.get("$ref") for p in operation["parameters"]]
-            assert "#/components/parameters/RolloutId" in refs
+    for path, item in document["paths"].items():
+        named = re.findall(r"\{(\w+)\}", path)
+        refs = [parameter["$ref"] for parameter in item["parameters"]]
+
+        assert refs == [PATH_PARAMETERS[name] for name in named], path
 
 
-def execution_input_schema(document: dict[str, Any]) -> dict[str, Any]:
+def test_path_parameter_patterns_are_the_handlers(document: dict[str, Any]) -> None:
+    parameters = document["components"]["parameters"]
+
+    assert parameters["FunctionName"]["schema"]["pattern"] == f"^{FUNCTION_NAME.pattern}$"
+    assert parameters["Alias"]["schema"]["pattern"] == f"^{_ALIAS.pattern.replace('^', '', 1)}$"
+    schemas = document["components"]["schemas"]
+    assert (
+        schemas["ExecutionInput"]["properties"]["alias"]["pattern"]
+        == (parameters["Alias"]["schema"]["pattern"])
+    )
+
+
+def test_the_start_body_takes_every_execution_input_field(document: dict[str, Any]) -> None:
+    # Kept by hand beside ExecutionInput (without its required names): they must not drift.
+    schemas = document["components"]["schemas"]
+
+    assert set(schemas["StartRolloutBody"]["properties"]) == set(
+        schemas["ExecutionInput"]["properties"]
+    )
+    assert set(schemas["StartRolloutBody"]["required"]) == set(
+        schemas["ExecutionInput"]["required"]
+    ) - {"functionName", "alias"}
+
+
+def execution_input_schema(
+    document: dict[str, Any], name: str = "ExecutionInput"
+) -> dict[str, Any]:
     schemas = document["components"]["schemas"]
     # Carry the components along so that "#/components/schemas/..." references resolve.
-    return {**schemas["ExecutionInput"], "components": {"schemas": schemas}}
+    return {**schemas[name], "components": {"schemas": schemas}}
 
 
 @pytest.mark.parametrize(
@@ -114,5 +155,19 @@ def test_every_valid_execution_input_sample_fits_the_documented_schema(
 
 def test_the_start_sample_body_fits_the_documented_schema(document: dict[str, Any]) -> None:
     event = json.loads((ROOT / "events" / "api" / "start-rollout.json").read_text())
+    body = json.loads(event["body"])
 
-    OAS30Validator(execution_input_schema(document)).validate(json.loads(event["body"]))
+    OAS30Validator(execution_input_schema(document, "StartRolloutBody")).validate(body)
+    # ...and so does what it starts: the body with the path's names.
+    OAS30Validator(execution_input_schema(document)).validate({**event["pathParameters"], **body})
+
+
+@pytest.mark.parametrize(
+    "sample",
+    sorted(p.name for p in (ROOT / "events" / "execution-input").glob("*.json")),
+)
+def test_every_valid_execution_input_is_a_start_body(document: dict[str, Any], sample: str) -> None:
+    # A pipeline may send its execution input as it is, to the route of its function and alias.
+    payload = json.loads((ROOT / "events" / "execution-input" / sample).read_text())
+
+    OAS30Validator(execution_input_schema(document, "StartRolloutBody")).validate(payload)

@@ -2,6 +2,10 @@
 
 Each answer is also checked against api/openapi.yaml (``documented``): its status
 is listed for the operation and its body matches the schema given there.
+
+Every route names its function and alias (``/functions/orders-api/aliases/live/...``,
+the samples' unless a test says otherwise): the tests marked "scope" prove that no
+route acts outside the path's alias, which is what the README's IAM policies rely on.
 """
 
 from __future__ import annotations
@@ -29,13 +33,27 @@ from rollouts.store import ROLLED_BACK, SUCCEEDED
 
 ROOT = Path(__file__).resolve().parents[2]
 READABLE_ID = re.compile(r"^orders-api-live-v7-[0-9a-f]{8}$")
+ALIAS_ROUTE = "/functions/{functionName}/aliases/{alias}/rollouts"
+ROLLOUT_ROUTE = f"{ALIAS_ROUTE}/{{rolloutId}}"
+ABORT_ROUTE = f"{ROLLOUT_ROUTE}/abort"
+ORDERS_LIVE = f"https://{API_HOST}/v1/functions/orders-api/aliases/live/rollouts"
+ORDERS_LIVE_ARN = "arn:aws:lambda:us-east-1:123456789012:function:orders-api"
+RECORDED = "orders-api-live-v7-1a2b3c4d"
 
 
 def canary(**changes: Any) -> dict[str, Any]:
-    """The sample start's body (orders-api:live to version 7) with changes; None drops a field."""
+    """The sample start's body (version 7; the path names orders-api:live) with changes.
+
+    None drops a field.
+    """
     body: dict[str, Any] = json.loads(sample("start-rollout")["body"])
     body.update(changes)
     return {k: v for k, v in body.items() if v is not None}
+
+
+def execution_input(**changes: Any) -> dict[str, Any]:
+    """What a start from the sample's path passes on: the body with the path's names."""
+    return {"functionName": "orders-api", "alias": "live", **canary(**changes)}
 
 
 # -- the contract ----------------------------------------------------------------------
@@ -74,13 +92,13 @@ def fields(answer: Answer) -> list[str]:
     return [error["field"] for error in answer.body["errors"]]
 
 
-# -- POST /rollouts --------------------------------------------------------------------
+# -- POST /functions/{functionName}/aliases/{alias}/rollouts --------------------------------
 
 
 def start(api: Api, payload: Any = ..., key: str | None = None, **changes: Any) -> Answer:
     if payload is ...:
         payload = canary()
-    return documented(api.start(payload, key=key, **changes), "/rollouts", "post")
+    return documented(api.start(payload, key=key, **changes), ALIAS_ROUTE, "post")
 
 
 def test_start_answers_202_and_starts_the_execution_named_by_the_rollout_id(api: Api) -> None:
@@ -94,18 +112,113 @@ def test_start_answers_202_and_starts_the_execution_named_by_the_rollout_id(api:
         "executionArn": f"{STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:"
         f"{rollout_id}",
         "status": "RUNNING",
-        "statusUrl": f"https://{API_HOST}/v1/rollouts/{rollout_id}",
+        "statusUrl": f"{ORDERS_LIVE}/{rollout_id}",
     }
     assert answer.headers["Location"] == answer.body["statusUrl"]
     execution = api.sfn.describe_execution(executionArn=answer.body["executionArn"])
     assert execution["name"] == rollout_id
     assert execution["status"] == "RUNNING"
-    assert json.loads(execution["input"]) == canary()
+    assert json.loads(execution["input"]) == execution_input()
+
+
+def test_the_status_url_describes_the_rollout(api: Api) -> None:
+    started = start(api, alias="blue")
+    rollout_id = started.body["rolloutId"]
+    event = request("describe-rollout", alias="blue", rollout_id=rollout_id)
+
+    described = describe(api, rollout_id, alias="blue")
+
+    assert started.body["statusUrl"] == f"https://{API_HOST}{event['requestContext']['path']}"
+    assert described.status == 200
+    assert (described.body["rolloutId"], described.body["alias"]) == (rollout_id, "blue")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(canary(), id="path-names-only"),
+        pytest.param(canary(functionName="orders-api", alias="live"), id="body-repeats-them"),
+        pytest.param(canary(alias="live"), id="body-repeats-the-alias"),
+    ],
+)
+def test_the_body_may_leave_out_or_repeat_the_paths_names(api: Api, body: Any) -> None:
+    answer = start(api, body)
+
+    assert answer.status == 202
+    execution = api.sfn.describe_execution(executionArn=answer.body["executionArn"])
+    assert json.loads(execution["input"]) == execution_input()
+
+
+@pytest.mark.parametrize(
+    ("body", "bad"),
+    [
+        pytest.param(canary(functionName="payments"), ["functionName"], id="other-function"),
+        pytest.param(canary(alias="canary"), ["alias"], id="other-alias"),
+        pytest.param(
+            canary(functionName="payments", alias="canary"),
+            ["functionName", "alias"],
+            id="both",
+        ),
+        # Same name, but an ARN names a region and an account the path does not.
+        pytest.param(canary(functionName=ORDERS_LIVE_ARN), ["functionName"], id="arn-same-name"),
+        pytest.param(canary(functionName="orders-api-evil"), ["functionName"], id="longer-name"),
+        pytest.param(canary(alias="LIVE"), ["alias"], id="case-differs"),
+        pytest.param(canary(alias=7), ["alias"], id="not-text"),
+    ],
+)
+def test_scope_a_body_naming_another_function_or_alias_is_400_and_starts_nothing(
+    api: Api, body: Any, bad: list[str]
+) -> None:
+    answer = start(api, body, key="run-42")
+
+    assert answer.status == 400
+    assert fields(answer) == bad
+    assert "in the path" in answer.body["errors"][0]["message"]
+    assert api.executions() == []
+    assert api.items("IDEMPOTENCY") == []
+
+
+@pytest.mark.parametrize(
+    ("path", "bad"),
+    [
+        pytest.param({"function_name": ORDERS_LIVE_ARN}, ["functionName"], id="function-arn"),
+        pytest.param({"function_name": "orders-api:7"}, ["functionName"], id="qualified"),
+        pytest.param({"function_name": "f" * 65}, ["functionName"], id="function-65-chars"),
+        pytest.param({"function_name": "orders%2Dapi"}, ["functionName"], id="percent-encoded"),
+        pytest.param({"alias": "123"}, ["alias"], id="alias-only-digits"),
+        pytest.param({"alias": "live*"}, ["alias"], id="alias-wildcard"),
+        pytest.param({"alias": "a" * 129}, ["alias"], id="alias-129-chars"),
+        pytest.param(
+            {"function_name": "orders.api", "alias": "$LATEST"},
+            ["functionName", "alias"],
+            id="both",
+        ),
+    ],
+)
+@pytest.mark.parametrize("route", ["start", "list", "describe", "abort"])
+def test_scope_a_path_that_is_not_a_plain_function_and_alias_is_400_naming_it(
+    api: Api, route: str, path: dict[str, str], bad: list[str]
+) -> None:
+    api.write_record(RECORDED)
+    sample_name, route_path, method = {
+        "start": ("start-rollout", ALIAS_ROUTE, "post"),
+        "list": ("list-rollouts", ALIAS_ROUTE, "get"),
+        "describe": ("describe-rollout", ROLLOUT_ROUTE, "get"),
+        "abort": ("abort-rollout", ABORT_ROUTE, "post"),
+    }[route]
+
+    answer = documented(api.call(request(sample_name, **path)), route_path, method)
+
+    assert answer.status == 400
+    assert fields(answer) == bad
+    assert api.executions() == []
+    record = api.store.record(RECORDED)
+    assert record is not None and "abort" not in record
 
 
 def test_each_start_gets_a_readable_unique_rollout_id(api: Api) -> None:
-    first = start(api, canary(alias="blue"))
-    second = start(api, canary(alias="green"))
+    first = start(api, alias="blue")
+    second = start(api, alias="green")
 
     assert first.body["rolloutId"].startswith("orders-api-blue-v7-")
     assert second.body["rolloutId"].startswith("orders-api-green-v7-")
@@ -114,35 +227,38 @@ def test_each_start_gets_a_readable_unique_rollout_id(api: Api) -> None:
 
 def test_status_url_keeps_a_custom_domain_base_path(api: Api) -> None:
     event = request("start-rollout", headers={"Idempotency-Key": None}, domain="deploy.example.com")
-    event["requestContext"]["path"] = "/rollouts-api/rollouts"
+    event["requestContext"]["path"] = "/rollouts-api/functions/orders-api/aliases/live/rollouts"
 
     answer = api.call(event)
 
     assert answer.body["statusUrl"] == (
-        f"https://deploy.example.com/rollouts-api/rollouts/{answer.body['rolloutId']}"
+        "https://deploy.example.com/rollouts-api/functions/orders-api/aliases/live/rollouts/"
+        f"{answer.body['rolloutId']}"
     )
 
 
 def test_status_url_is_relative_when_the_request_names_no_host(api: Api) -> None:
     answer = start(api, domain=None)
 
-    assert answer.body["statusUrl"] == f"/rollouts/{answer.body['rolloutId']}"
+    assert answer.body["statusUrl"] == (
+        f"/functions/orders-api/aliases/live/rollouts/{answer.body['rolloutId']}"
+    )
 
 
 def test_bad_input_is_400_naming_every_bad_field_and_starts_nothing(api: Api) -> None:
-    answer = start(api, canary(alias="123", strategy="Sometimes", checkIntervalSeconds=0))
+    answer = start(api, canary(version="v7", strategy="Sometimes", checkIntervalSeconds=0))
 
     assert answer.status == 400
-    assert fields(answer) == ["alias", "strategy", "checkIntervalSeconds"]
+    assert fields(answer) == ["version", "strategy", "checkIntervalSeconds"]
     assert all(error["message"] for error in answer.body["errors"])
-    assert answer.body["message"].startswith("alias: ")
+    assert answer.body["message"].startswith("version: ")
     assert api.executions() == []
 
 
 @pytest.mark.parametrize(
     ("payload", "field"),
     [
-        pytest.param(canary(functionName=None), "functionName", id="missing-function-name"),
+        pytest.param(canary(strategy=None), "strategy", id="missing-strategy"),
         pytest.param(canary(alarms=["a", "a"]), "alarms[1]", id="duplicate-alarm"),
         pytest.param(canary(hooks={"preTraffik": "x"}), "hooks.preTraffik", id="unknown-hook"),
         pytest.param(canary(colour="blue"), "colour", id="unknown-field"),
@@ -162,7 +278,7 @@ def test_bad_input_names_the_field(api: Api, payload: Any, field: str) -> None:
 def test_a_body_that_is_not_json_is_400_naming_body(api: Api, raw_body: str) -> None:
     answer = documented(
         api.call(request("start-rollout", raw_body=raw_body, headers={"Idempotency-Key": None})),
-        "/rollouts",
+        ALIAS_ROUTE,
         "post",
     )
 
@@ -213,7 +329,7 @@ def test_a_different_key_starts_another_rollout(api: Api) -> None:
     api.take_lock(first.body["rolloutId"])
 
     busy = start(api, key="run-43")
-    other_alias = start(api, canary(alias="canary"), key="run-44")
+    other_alias = start(api, key="run-44", alias="canary")
     api.release_lock(first.body["rolloutId"])
     after_first_ended = start(api, key="run-45")
 
@@ -253,18 +369,27 @@ def test_the_same_key_with_a_different_request_is_422(api: Api) -> None:
 
 
 def test_keys_are_scoped_to_the_caller(api: Api) -> None:
-    mine = start(api, canary(alias="blue"), key="run-42")
+    mine = start(api, key="run-42", alias="blue")
 
     theirs = start(
         api,
-        canary(alias="blue"),
         key="run-42",
+        alias="blue",
         caller="arn:aws:sts::123456789012:assumed-role/other-pipeline/x",
     )
 
     assert theirs.status == 202
     assert theirs.body["rolloutId"] != mine.body["rolloutId"]
     assert len(api.executions()) == 2
+
+
+def test_the_same_key_on_another_alias_is_422(api: Api) -> None:
+    start(api, key="run-42")
+
+    answer = start(api, key="run-42", alias="canary")
+
+    assert answer.status == 422
+    assert len(api.executions()) == 1
 
 
 def test_an_overlong_key_is_400_naming_the_header(api: Api) -> None:
@@ -275,11 +400,11 @@ def test_an_overlong_key_is_400_naming_the_header(api: Api) -> None:
     assert api.executions() == []
 
 
-# -- GET /rollouts/{rolloutId} -------------------------------------------------------------
+# -- GET /functions/{functionName}/aliases/{alias}/rollouts/{rolloutId} ----------------------
 
 
-def describe(api: Api, rollout_id: str) -> Answer:
-    return documented(api.describe(rollout_id), "/rollouts/{rolloutId}", "get")
+def describe(api: Api, rollout_id: str, **path: str) -> Answer:
+    return documented(api.describe(rollout_id, **path), ROLLOUT_ROUTE, "get")
 
 
 def test_describe_a_rollout_mid_bake(api: Api) -> None:
@@ -339,28 +464,64 @@ def test_describe_an_unknown_rollout_is_404(api: Api, rollout_id: str) -> None:
     answer = describe(api, rollout_id)
 
     assert answer.status == 404
-    assert rollout_id in answer.body["message"]
+    assert answer.body["message"] == f"no rollout {rollout_id} for orders-api:live"
 
 
-# -- GET /rollouts -------------------------------------------------------------------------
+OTHER_ALIASES = [
+    pytest.param({"alias": "canary"}, "orders-api:canary", id="other-alias"),
+    pytest.param({"function_name": "payments"}, "payments:live", id="other-function"),
+    pytest.param({"function_name": "orders-api-evil"}, "orders-api-evil:live", id="longer-name"),
+    pytest.param({"function_name": "orders"}, "orders:live", id="shorter-name"),
+]
 
 
-def history(api: Api, **query: str) -> Answer:
-    return documented(api.list(**query), "/rollouts", "get")
+@pytest.mark.parametrize(("path", "subject"), OTHER_ALIASES)
+def test_scope_describe_of_another_alias_rollout_is_404_like_an_unknown_one(
+    api: Api, path: dict[str, str], subject: str
+) -> None:
+    api.write_record(RECORDED)
+    rollout_id = start(api).body["rolloutId"]  # no record yet: its input says whose
+
+    for known in (RECORDED, rollout_id):
+        answer = describe(api, known, **path)
+        unknown = describe(api, "orders-api-live-v7-deadbeef", **path)
+
+        assert answer.status == unknown.status == 404
+        assert answer.body == {"message": f"no rollout {known} for {subject}"}
+        assert unknown.body == {"message": f"no rollout orders-api-live-v7-deadbeef for {subject}"}
+
+
+def test_scope_describe_compares_a_recorded_arn_by_function_name(api: Api) -> None:
+    # A record may hold the function as the request gave it (a name or an ARN).
+    api.write_record(RECORDED, function_name=ORDERS_LIVE_ARN)
+
+    mine = describe(api, RECORDED)
+    other = describe(api, RECORDED, function_name="payments")
+
+    assert mine.status == 200
+    assert other.status == 404
+
+
+# -- GET /functions/{functionName}/aliases/{alias}/rollouts ----------------------------------
+
+
+def history(api: Api, query: dict[str, str] | None = None, **path: str) -> Answer:
+    return documented(api.list(query, **path), ALIAS_ROUTE, "get")
 
 
 def test_list_pages_an_alias_history_newest_first(api: Api) -> None:
     for n in range(1, 6):
         api.write_record(f"orders-api-live-v{n}-0000000{n}", started_at=f"2026-01-0{n}T00:00:00Z")
     api.write_record("orders-api-beta-v1-00000009", alias="beta", started_at="2026-01-09T00:00:00Z")
+    api.write_record("payments-live-v1-00000008", function_name="payments")
 
     pages: list[list[str]] = []
     token: str | None = None
     while True:
-        query = {"functionName": "orders-api", "alias": "live", "limit": "2"}
+        query = {"limit": "2"}
         if token:
             query["nextToken"] = token
-        answer = history(api, **query)
+        answer = history(api, query)
         assert answer.status == 200
         pages.append([r["rolloutId"] for r in answer.body["rollouts"]])
         token = answer.body["nextToken"]
@@ -377,7 +538,7 @@ def test_list_summarises_each_rollout(api: Api) -> None:
     api.write_record("orders-api-live-v7-1a2b3c4d")
     api.store.update("orders-api-live-v7-1a2b3c4d", "2026-01-01T00:06:00Z", status=SUCCEEDED)
 
-    (summary,) = history(api, functionName="orders-api", alias="live").body["rollouts"]
+    (summary,) = history(api).body["rollouts"]
 
     assert summary == {
         "rolloutId": "orders-api-live-v7-1a2b3c4d",
@@ -394,52 +555,50 @@ def test_list_summarises_each_rollout(api: Api) -> None:
 
 
 def test_list_of_an_alias_never_rolled_out_is_empty(api: Api) -> None:
-    answer = history(api, functionName="orders-api", alias="live")
+    answer = history(api)
 
     assert answer.body == {"rollouts": [], "nextToken": None}
+
+
+@pytest.mark.parametrize(("path", "subject"), OTHER_ALIASES)
+def test_scope_list_shows_only_the_paths_alias(
+    api: Api, path: dict[str, str], subject: str
+) -> None:
+    api.write_record(RECORDED)
+    function_name, alias = subject.split(":")
+    api.write_record(
+        f"{function_name}-{alias}-v1-00000001", function_name=function_name, alias=alias
+    )
+
+    listed = history(api, **path).body["rollouts"]
+
+    assert [r["rolloutId"] for r in listed] == [f"{function_name}-{alias}-v1-00000001"]
+    assert {(r["functionName"], r["alias"]) for r in listed} == {(function_name, alias)}
 
 
 @pytest.mark.parametrize(
     ("query", "bad"),
     [
-        pytest.param({"alias": "live"}, ["functionName"], id="no-function-name"),
-        pytest.param({"functionName": "orders-api"}, ["alias"], id="no-alias"),
-        pytest.param({}, ["functionName", "alias"], id="neither"),
-        pytest.param({"functionName": "orders-api", "alias": ""}, ["alias"], id="empty-alias"),
-        pytest.param(
-            {"functionName": "orders-api", "alias": "live", "limit": "ten"}, ["limit"], id="limit"
-        ),
-        pytest.param(
-            {"functionName": "orders-api", "alias": "live", "limit": "0"}, ["limit"], id="limit-0"
-        ),
-        pytest.param(
-            {"functionName": "orders-api", "alias": "live", "limit": "101"},
-            ["limit"],
-            id="limit-101",
-        ),
-        pytest.param(
-            {"functionName": "orders-api", "alias": "live", "nextToken": "garbage!"},
-            ["nextToken"],
-            id="next-token",
-        ),
+        pytest.param({"limit": "ten"}, ["limit"], id="limit"),
+        pytest.param({"limit": "0"}, ["limit"], id="limit-0"),
+        pytest.param({"limit": "101"}, ["limit"], id="limit-101"),
+        pytest.param({"nextToken": "garbage!"}, ["nextToken"], id="next-token"),
     ],
 )
 def test_list_with_bad_query_parameters_is_400_naming_them(
     api: Api, query: dict[str, str], bad: list[str]
 ) -> None:
-    answer = history(api, **query)
+    answer = history(api, query)
 
     assert answer.status == 400
     assert fields(answer) == bad
 
 
-# -- POST /rollouts/{rolloutId}/abort ------------------------------------------------------
+# -- POST /functions/{functionName}/aliases/{alias}/rollouts/{rolloutId}/abort ---------------
 
 
 def abort(api: Api, rollout_id: str, body: Any = ..., **changes: Any) -> Answer:
-    return documented(
-        api.abort(rollout_id, body=body, **changes), "/rollouts/{rolloutId}/abort", "post"
-    )
+    return documented(api.abort(rollout_id, body=body, **changes), ABORT_ROUTE, "post")
 
 
 def test_abort_records_who_and_why_for_the_next_health_check(api: Api) -> None:
@@ -452,7 +611,7 @@ def test_abort_records_who_and_why_for_the_next_health_check(api: Api) -> None:
     assert answer.body["rolloutId"] == rollout_id
     assert answer.body["abortRequested"] is True
     assert answer.body["by"] == CALLER
-    assert answer.body["statusUrl"] == f"https://{API_HOST}/v1/rollouts/{rollout_id}"
+    assert answer.body["statusUrl"] == f"{ORDERS_LIVE}/{rollout_id}"
     record = api.store.record(rollout_id)
     assert record is not None
     assert record["abort"] == {
@@ -478,6 +637,33 @@ def test_abort_without_a_body_or_a_known_caller(api: Api) -> None:
 
 def test_abort_of_an_unknown_rollout_is_404(api: Api) -> None:
     answer = abort(api, "orders-api-live-v7-deadbeef")
+
+    assert answer.status == 404
+    assert answer.body["message"] == "no rollout orders-api-live-v7-deadbeef for orders-api:live"
+
+
+@pytest.mark.parametrize(("path", "subject"), OTHER_ALIASES)
+def test_scope_abort_of_another_alias_rollout_is_404_and_records_nothing(
+    api: Api, path: dict[str, str], subject: str
+) -> None:
+    api.write_record(RECORDED)
+
+    answer = abort(api, RECORDED, {"reason": "not mine"}, **path)
+
+    assert answer.status == 404
+    assert answer.body == {"message": f"no rollout {RECORDED} for {subject}"}
+    record = api.store.record(RECORDED)
+    assert record is not None and "abort" not in record
+    assert record["status"] == "RUNNING"
+
+
+@pytest.mark.parametrize("outcome", [SUCCEEDED, ROLLED_BACK])
+def test_scope_abort_of_another_alias_ended_rollout_is_404_not_409(api: Api, outcome: str) -> None:
+    # 409 "already ended" would tell that the id exists elsewhere.
+    api.write_record(RECORDED)
+    api.store.update(RECORDED, "2026-01-01T00:06:00Z", status=outcome)
+
+    answer = abort(api, RECORDED, alias="canary")
 
     assert answer.status == 404
 
@@ -511,13 +697,42 @@ def test_abort_with_a_bad_body_is_400_naming_the_field(
 
     answer = documented(
         api.call(request("abort-rollout", rollout_id="orders-api-live-v7-1a2b3c4d", **change)),
-        "/rollouts/{rolloutId}/abort",
+        ABORT_ROUTE,
         "post",
     )
 
     assert answer.status == 400
     assert fields(answer) == [field]
     record = api.store.record("orders-api-live-v7-1a2b3c4d")
+    assert record is not None and "abort" not in record
+
+
+# -- no unscoped route ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        pytest.param("POST", "/rollouts", id="start"),
+        pytest.param("GET", "/rollouts", id="list"),
+        pytest.param("GET", f"/rollouts/{RECORDED}", id="describe"),
+        pytest.param("POST", f"/rollouts/{RECORDED}/abort", id="abort"),
+        pytest.param("GET", "/functions/orders-api/rollouts", id="no-alias"),
+        pytest.param("GET", "/functions/orders-api/aliases/live", id="no-rollouts"),
+    ],
+)
+def test_scope_the_old_unscoped_routes_are_not_found(api: Api, method: str, path: str) -> None:
+    api.write_record(RECORDED)
+    event = request("start-rollout" if method == "POST" else "describe-rollout")
+    event.update(httpMethod=method, path=path, resource=path, pathParameters=None)
+    event["requestContext"].update(httpMethod=method, path=f"/v1{path}", resourcePath=path)
+
+    answer = api.call(event)
+
+    assert answer.status == 404
+    assert "no rollout" not in json.dumps(answer.body)  # the resolver's "not found", no route's
+    assert api.executions() == []
+    record = api.store.record(RECORDED)
     assert record is not None and "abort" not in record
 
 

@@ -45,10 +45,15 @@ def sample(name: str) -> dict[str, Any]:
     return loaded
 
 
-def put_event(engine: LocalEngine, source: str, detail_type: str, detail: dict[str, Any]) -> None:
-    answer = engine.client("events").put_events(
-        Entries=[{"Source": source, "DetailType": detail_type, "Detail": json.dumps(detail)}]
-    )
+def put_event(
+    engine: LocalEngine,
+    source: str,
+    detail_type: str,
+    detail: dict[str, Any],
+    bus: str = "default",
+) -> None:
+    entry = {"Source": source, "DetailType": detail_type, "Detail": json.dumps(detail)}
+    answer = engine.client("events").put_events(Entries=[{**entry, "EventBusName": bus}])
     assert answer["FailedEntryCount"] == 0, answer
 
 
@@ -95,7 +100,7 @@ def executions_of(engine: LocalEngine, function: str) -> list[str]:
 
 
 class StatusEvents:
-    """A team's rule on the default bus: status events of one function, into an SQS queue."""
+    """A team's rule on the status bus: status events of one function, into an SQS queue."""
 
     def __init__(self, engine: LocalEngine, function: str) -> None:
         self.events = engine.client("events")
@@ -103,8 +108,10 @@ class StatusEvents:
         self.rule = f"status-{function}"
         self.queue = self.sqs.create_queue(QueueName=self.rule)["QueueUrl"]
         queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])
+        self.bus = engine.info.status_bus_name
         self.events.put_rule(
             Name=self.rule,
+            EventBusName=self.bus,
             EventPattern=json.dumps(
                 {
                     "source": ["lambda-rollouts"],
@@ -115,6 +122,7 @@ class StatusEvents:
         )
         self.events.put_targets(
             Rule=self.rule,
+            EventBusName=self.bus,
             Targets=[{"Id": "queue", "Arn": queue_arn["Attributes"]["QueueArn"]}],
         )
         self.received: list[dict[str, Any]] = []
@@ -138,8 +146,8 @@ class StatusEvents:
         return details()
 
     def close(self) -> None:
-        self.events.remove_targets(Rule=self.rule, Ids=["queue"])
-        self.events.delete_rule(Name=self.rule)
+        self.events.remove_targets(Rule=self.rule, EventBusName=self.bus, Ids=["queue"])
+        self.events.delete_rule(Name=self.rule, EventBusName=self.bus)
         self.sqs.delete_queue(QueueUrl=self.queue)
 
 
@@ -180,6 +188,7 @@ def test_a_rollout_requested_event_starts_a_rollout_named_for_what_it_moves(
             "version": "2",
             "strategy": "Canary10Percent5Minutes",
         },
+        bus=local_engine.info.request_bus_name,
     )
     ended = rollouts.wait(started_by_rule(local_engine, target.name), timeout=POLL_SECONDS)
 
@@ -203,6 +212,7 @@ def test_a_bad_rollout_requested_event_is_refused_on_the_bus_and_starts_nothing(
         "lambda-rollouts",
         "Rollout Requested",
         {"functionName": target.name, "alias": "live", "version": "2", "strategy": "Fast"},
+        bus=local_engine.info.request_bus_name,
     )
 
     (refused,) = team.of(None, until="refused")
@@ -407,11 +417,12 @@ def test_a_hand_change_mid_rollout_puts_drifted(
     assert target.alias() == ("3", {})
 
 
-def test_a_refusal_by_the_cli_is_announced_on_the_bus(
+def test_a_refusal_by_the_cli_is_printed_not_put_on_the_status_bus(
     local_engine: LocalEngine,
     unique_name: Callable[[str], str],
     status_events: Callable[[str], StatusEvents],
 ) -> None:
+    """Only the control plane's roles may put on the status bus: the CLI's caller may not."""
     from click.testing import CliRunner
 
     from rollouts_cli.cli import main
@@ -425,6 +436,8 @@ def test_a_refusal_by_the_cli_is_announced_on_the_bus(
             "start",
             "--endpoint-url",
             local_engine.endpoint,
+            "--output",
+            "json",
             "--function",
             target.name,
             "--alias",
@@ -435,9 +448,49 @@ def test_a_refusal_by_the_cli_is_announced_on_the_bus(
             "0",
         ],
     )
+    # Then the control plane refuses a request of its own: the first refusal on the bus.
+    put_event(
+        local_engine,
+        "lambda-rollouts",
+        "Rollout Requested",
+        {"functionName": target.name, "alias": "live", "strategy": "Fast"},
+        bus=local_engine.info.request_bus_name,
+    )
     details = team.of(None, until="refused")
 
     assert result.exit_code == 4
+    assert "checkIntervalSeconds" in [f["field"] for f in json.loads(result.stdout)["fields"]]
     assert [d["phase"] for d in details] == ["refused"]
-    assert details[0]["reason"].startswith("checkIntervalSeconds: ")
-    assert details[0]["alias"] == "live"
+    assert details[0]["reason"].startswith("strategy: ")
+
+
+def test_a_rollout_requested_event_on_the_default_bus_starts_nothing(
+    local_engine: LocalEngine,
+    rollouts: Rollouts,
+    unique_name: Callable[[str], str],
+) -> None:
+    """Any application role may put on the default bus: requests are heard on their own bus."""
+    ignored = Target(local_engine, unique_name("orders"), second=None)
+    heard = Target(local_engine, unique_name("orders"), second=None)
+    publish(ignored.lam, ignored.name, V2)
+    publish(heard.lam, heard.name, V2)
+    request = {"alias": "live", "version": "2", "strategy": "AllAtOnce"}
+
+    put_event(
+        local_engine,
+        "lambda-rollouts",
+        "Rollout Requested",
+        {**request, "functionName": ignored.name},
+    )
+    put_event(
+        local_engine,
+        "lambda-rollouts",
+        "Rollout Requested",
+        {**request, "functionName": heard.name},
+        bus=local_engine.info.request_bus_name,
+    )
+    ended = rollouts.wait(started_by_rule(local_engine, heard.name), timeout=POLL_SECONDS)
+
+    assert ended.status == "SUCCEEDED"
+    assert executions_of(local_engine, ignored.name) == []
+    assert ignored.alias() == ("1", {})

@@ -63,8 +63,10 @@ class FakeLambda:
 
     tags: dict[str, dict[str, str]] = field(default_factory=dict)
     fail_with: str | None = None
+    calls: list[str] = field(default_factory=list)
 
     def get_function(self, FunctionName: str) -> dict[str, Any]:  # noqa: N803
+        self.calls.append(f"GetFunction {FunctionName}")
         if self.fail_with:
             raise client_error(self.fail_with, "GetFunction")
         name = FunctionName.split(":function:")[-1]
@@ -73,6 +75,7 @@ class FakeLambda:
         return {"Configuration": {"FunctionName": name, "FunctionArn": FUNCTION_ARN[:-10] + name}}
 
     def list_tags(self, Resource: str) -> dict[str, Any]:  # noqa: N803
+        self.calls.append(f"ListTags {Resource}")
         return {"Tags": self.tags[Resource.split(":function:")[-1]]}
 
 
@@ -128,6 +131,7 @@ def app() -> ModuleType:
 def edge(app: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Edge:
     for key, value in POWERTOOLS.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AUTOMATIC_ROLLOUTS", "Enabled")
     fakes = Edge(
         FakeStepFunctions(),
         FakeLambda(tags={"orders-api": {"rollouts:alias": "live"}, "untagged": {}}),
@@ -262,6 +266,26 @@ def test_a_tagged_functions_code_update_rolls_out_its_latest(app: ModuleType, ed
     }
     assert started["name"].startswith("orders-api-live-latest-")
     assert answer["started"] is True
+
+
+@pytest.mark.parametrize("setting", ["Disabled", None])
+def test_a_code_update_starts_nothing_unless_the_stack_opted_in(
+    app: ModuleType, edge: Edge, monkeypatch: pytest.MonkeyPatch, setting: str | None
+) -> None:
+    if setting is None:
+        monkeypatch.delenv("AUTOMATIC_ROLLOUTS")
+    else:
+        monkeypatch.setenv("AUTOMATIC_ROLLOUTS", setting)
+
+    answer = handle(app, code_update("orders-api"))
+
+    assert answer == {
+        "started": False,
+        "ignored": "automatic rollouts are off (the stack's AutomaticRollouts parameter)",
+    }
+    assert edge.sfn.started == []
+    assert edge.lambda_.calls == []  # not even its tags were read
+    assert edge.bus.entries == []
 
 
 def test_a_code_update_without_its_response_rolls_out_latest_unpinned(

@@ -115,11 +115,119 @@ def test_each_rule_targets_the_start_function_with_a_dead_letter_queue(
     (target,) = rule["Targets"]
     dlq = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
 
-    assert rule.get("EventBusName", "default") == "default"
-    assert rule.get("State", "ENABLED") == "ENABLED"
     assert target["Arn"] == START_FUNCTION
     assert "Input" not in target and "InputPath" not in target  # the whole event
     assert cfn_template["Resources"][dlq]["Type"] == "AWS::SQS::Queue"
+
+
+# -- who may start a rollout by event ------------------------------------------------
+def test_rollout_requests_are_heard_on_the_stacks_request_bus_only(
+    cfn_template: Template,
+) -> None:
+    """Any application role may put on the default bus; the request bus has a policy."""
+    resources = cfn_template["Resources"]
+    listening = {
+        logical_id: resource["Properties"].get("EventBusName", "default")
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::Events::Rule"
+        and SOURCE in resource["Properties"].get("EventPattern", {}).get("source", [])
+    }
+
+    assert listening == {"StartRolloutFunctionRolloutRequested": {"Ref": "RolloutRequestBus"}}
+    assert resources["RolloutRequestBus"]["Type"] == "AWS::Events::EventBus"
+    assert resources["RolloutRequestBus"]["Properties"]["Policy"]["Statement"]
+
+
+def test_rules_on_the_default_bus_hear_only_events_nobody_can_forge(
+    cfn_template: Template,
+) -> None:
+    """EventBridge refuses a PutEvents whose source starts with "aws.": only AWS puts those."""
+    on_default = [
+        resource["Properties"]["EventPattern"]["source"]
+        for resource in cfn_template["Resources"].values()
+        if resource["Type"] == "AWS::Events::Rule"
+        and resource["Properties"].get("EventBusName", "default") == "default"
+    ]
+
+    assert sorted(on_default) == [["aws.lambda"], ["aws.states"]]
+
+
+def test_automatic_rollouts_are_off_unless_the_stack_opts_in(
+    sam_template: Template, cfn_template: Template
+) -> None:
+    """Off (the default), the rule, its permission, queue, queue policy and alarm do not exist."""
+    parameter = sam_template["Parameters"]["AutomaticRollouts"]
+    resources = cfn_template["Resources"]
+    environment = resources["StartRolloutFunction"]["Properties"]["Environment"]
+    opted_in = sorted(
+        logical_id
+        for logical_id, resource in resources.items()
+        if resource.get("Condition") == "AutomaticRolloutsEnabled"
+    )
+
+    assert parameter["Default"] == "Disabled"
+    assert parameter["AllowedValues"] == ["Enabled", "Disabled"]
+    assert cfn_template["Conditions"]["AutomaticRolloutsEnabled"] == {
+        "Fn::Equals": [{"Ref": "AutomaticRollouts"}, "Enabled"]
+    }
+    assert opted_in == [
+        "StartRolloutFunctionFunctionCodeUpdated",
+        "StartRolloutFunctionFunctionCodeUpdatedDeadLetterAlarm",
+        "StartRolloutFunctionFunctionCodeUpdatedPermission",
+        "StartRolloutFunctionFunctionCodeUpdatedQueue",
+        "StartRolloutFunctionFunctionCodeUpdatedQueuePolicy",
+    ]
+    # Nothing else refers to them: a stack without them is whole.
+    others = json.dumps({k: v for k, v in resources.items() if k not in opted_in})
+    assert "StartRolloutFunctionFunctionCodeUpdated" not in others
+    # And the function itself ignores code updates unless told (a rule made by hand).
+    assert environment["Variables"]["AUTOMATIC_ROLLOUTS"] == {"Ref": "AutomaticRollouts"}
+    assert "State" not in rule_of(cfn_template, "RolloutRequested")
+
+
+def _puts_status_events(resource: dict[str, Any]) -> bool:
+    for policy in resource["Properties"].get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            actions = statement["Action"]
+            if "events:PutEvents" in ([actions] if isinstance(actions, str) else actions):
+                return True
+    return False
+
+
+def test_only_the_roles_that_put_status_events_may_put_on_the_status_bus(
+    cfn_template: Template,
+) -> None:
+    resources = cfn_template["Resources"]
+    (statement,) = resources["RolloutStatusBus"]["Properties"]["Policy"]["Statement"]
+    allowed = statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    putting = sorted(
+        logical_id
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::IAM::Role" and _puts_status_events(resource)
+    )
+
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == (
+        "Deny",
+        {"AWS": "*"},
+        "events:PutEvents",
+    )
+    assert sorted(arn["Fn::GetAtt"][0] for arn in allowed) == putting
+    assert len(putting) == 8
+    assert resources["RolloutStatusBus"]["Condition"] == "OwnStatusBus"
+
+
+def test_status_events_go_to_the_status_bus_by_default(
+    sam_template: Template, cfn_template: Template
+) -> None:
+    own = {"Fn::Sub": "${AWS::StackName}-status"}
+    bus = {"Fn::If": ["OwnStatusBus", own, {"Ref": "StatusEventBusName"}]}
+
+    assert sam_template["Parameters"]["StatusEventBusName"]["Default"] == ""
+    assert sam_template["Globals"]["Function"]["Environment"]["Variables"]["EVENT_BUS_NAME"] == bus
+    assert cfn_template["Resources"]["RolloutStatusBus"]["Properties"]["Name"] == own
+    assert cfn_template["Outputs"]["StatusBusName"]["Value"] == {
+        "Fn::If": ["OwnStatusBus", {"Ref": "RolloutStatusBus"}, {"Ref": "StatusEventBusName"}]
+    }
 
 
 def test_a_start_that_keeps_failing_lands_in_a_queue(cfn_template: Template) -> None:

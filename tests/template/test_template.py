@@ -190,7 +190,10 @@ EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
 
 # Environment variables a function has besides the Globals' ones.
 EXTRA_ENVIRONMENT: dict[str, dict[str, Any]] = {
-    "StartRolloutFunction": {"STATE_MACHINE_ARN": {"Ref": "RolloutStateMachine"}},
+    "StartRolloutFunction": {
+        "STATE_MACHINE_ARN": {"Ref": "RolloutStateMachine"},
+        "AUTOMATIC_ROLLOUTS": {"Ref": "AutomaticRollouts"},
+    },
     "ApiFunction": {"STATE_MACHINE_ARN": {"Ref": "RolloutStateMachine"}},
 }
 
@@ -513,7 +516,15 @@ def test_function_runs_its_handler_on_python_312_with_the_layer(
         "POWERTOOLS_SERVICE_NAME": "lambda-rollouts",
         "POWERTOOLS_METRICS_NAMESPACE": "LambdaRollouts",
         "POWERTOOLS_LOG_LEVEL": {"Ref": "LogLevel"},
-        "EVENT_BUS_NAME": {"Ref": "EventBusName"},
+        "EVENT_BUS_NAME": {
+            "Fn::If": [
+                "OwnStatusBus",
+                {"Fn::Sub": "${AWS::StackName}-status"},
+                {"Ref": "StatusEventBusName"},
+            ]
+        },
+        "TARGET_FUNCTION_PREFIX": {"Ref": "TargetFunctionNamePrefix"},
+        "HOOK_FUNCTION_PREFIX": {"Ref": "HookFunctionNamePrefix"},
         **EXTRA_ENVIRONMENT.get(function, {}),
     }
     assert properties["Timeout"] == (900 if function == "RunHookFunction" else 30)
@@ -575,14 +586,43 @@ def test_outputs_name_what_clients_need(cfn_template: Template) -> None:
         "DashboardName",
         "ApiUrl",
         "ApiExecuteArn",
+        "RequestBusName",
+        "StatusBusName",
     }
 
 
-def test_parameters_default_to_no_prefix_and_info_logs(sam_template: Template) -> None:
+@pytest.mark.parametrize("name", ["TargetFunctionNamePrefix", "HookFunctionNamePrefix"])
+def test_a_prefix_has_no_default_and_every_function_must_be_said(
+    sam_template: Template, name: str
+) -> None:
+    """No silent "everything": `sam deploy --guided` asks, and "*" is the explicit all."""
+    parameter = sam_template["Parameters"][name]
+    pattern = re.compile(parameter["AllowedPattern"])
+
+    assert "Default" not in parameter
+    assert pattern.fullmatch("*") and pattern.fullmatch("orders-")
+    assert not pattern.fullmatch("")
+    assert not pattern.fullmatch("orders-*") and not pattern.fullmatch("arn:aws:lambda")
+
+
+@pytest.mark.parametrize(
+    ("variable", "parameter"),
+    [
+        ("TARGET_FUNCTION_PREFIX", "TargetFunctionNamePrefix"),
+        ("HOOK_FUNCTION_PREFIX", "HookFunctionNamePrefix"),
+    ],
+)
+def test_every_function_knows_the_prefixes_to_refuse_early(
+    sam_template: Template, variable: str, parameter: str
+) -> None:
+    variables = sam_template["Globals"]["Function"]["Environment"]["Variables"]
+
+    assert variables[variable] == {"Ref": parameter}
+
+
+def test_log_level_defaults_to_info(sam_template: Template) -> None:
     parameters = sam_template["Parameters"]
 
-    assert parameters["TargetFunctionNamePrefix"]["Default"] == ""
-    assert parameters["HookFunctionNamePrefix"]["Default"] == ""
     assert parameters["LogLevel"]["Default"] == "INFO"
     assert "INFO" in parameters["LogLevel"]["AllowedValues"]
 

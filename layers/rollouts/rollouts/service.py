@@ -22,9 +22,12 @@ from rollouts.errors import (
     RolloutError,
     RolloutInProgressError,
     ValidationError,
+    quote,
 )
+from rollouts.models import _ALIAS as ALIAS_NAME  # the request model's rule for an alias
 from rollouts.models import parse_request
 from rollouts.notify import Phase, StatusEvents, status_detail
+from rollouts.scope import Scope, function_name_of
 from rollouts.state import lock_key
 from rollouts.store import ENDED, RolloutStore
 
@@ -33,6 +36,9 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 # An id that cannot name an execution (Step Functions answers InvalidArn/InvalidName).
 _NO_SUCH_EXECUTION = ("ExecutionDoesNotExist", "InvalidArn", "InvalidName")
 MAX_PAGE_SIZE = 100
+# A function as a route names it: a plain name, never an ARN (whose ":" and account
+# would make an IAM Resource on the route ambiguous).
+FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class RolloutEndedError(RolloutError):
@@ -79,14 +85,19 @@ def start_rollout(
     state_machine_arn: str,
     short_id: str | None = None,
     events: StatusEvents | None = None,
+    scope: Scope | None = None,
 ) -> Started:
     """Validate, refuse a busy alias, then start the execution. Raises before starting anything.
 
-    ValidationError (bad input) and RolloutInProgressError (busy alias) change nothing;
-    with ``events``, a refusal is also announced as a "refused" status event.
+    ValidationError (bad input, or a function or hook outside ``scope``: by default
+    the stack's prefixes, from the environment) and RolloutInProgressError (busy
+    alias) change nothing; with ``events``, a refusal is also announced as a
+    "refused" status event.
     """
     try:
-        return _start(payload, sfn, store, state_machine_arn, short_id)
+        return _start(
+            payload, sfn, store, state_machine_arn, short_id, scope or Scope.from_environment()
+        )
     except (ValidationError, RolloutInProgressError) as error:
         if events is not None:
             known = payload if isinstance(payload, dict) else {}
@@ -105,9 +116,15 @@ def start_rollout(
 
 
 def _start(
-    payload: Any, sfn: Any, store: RolloutStore, state_machine_arn: str, short_id: str | None
+    payload: Any,
+    sfn: Any,
+    store: RolloutStore,
+    state_machine_arn: str,
+    short_id: str | None,
+    scope: Scope,
 ) -> Started:
     request = parse_request(payload)
+    scope.refuse_outside(request)
     # A lock whose execution has ended is not busy: the new execution cleans it up.
     store.refuse_if_busy(
         lock_key(request.function_name, request.alias),
@@ -152,15 +169,148 @@ def execution_alive(sfn: Any, arn: str) -> bool:
     return execution is not None and str(execution.get("status")) not in ENDED_EXECUTION_STATUSES
 
 
+# -- which function and alias a rollout belongs to ----------------------------------
+def path_problems(function_name: str, alias: str) -> list[tuple[str, str]]:
+    """What is wrong with a function and alias as a route names them; empty when nothing.
+
+    The function must be a plain name (1-64 letters, digits, - or _); the alias
+    follows the execution input's rule.
+
+    >>> path_problems("orders-api", "live")
+    []
+    >>> [field for field, _ in path_problems("arn:aws:lambda:us-east-1:1:function:f", "7")]
+    ['functionName', 'alias']
+    """
+    problems: list[tuple[str, str]] = []
+    if FUNCTION_NAME.fullmatch(function_name) is None:
+        problems.append(
+            (
+                "functionName",
+                "must be a function name: 1-64 letters, digits, - or _ (not an ARN), "
+                f"not {quote(function_name)}",
+            )
+        )
+    if ALIAS_NAME.fullmatch(alias) is None:
+        problems.append(
+            (
+                "alias",
+                f"must be 1-128 letters, digits, - or _, and not only digits, not {quote(alias)}",
+            )
+        )
+    return problems
+
+
+def request_for(payload: Any, function_name: str, alias: str) -> Any:
+    """The execution input a route starts: the body, with the path's function and alias.
+
+    The body may leave ``functionName`` and ``alias`` out or repeat the path's exactly;
+    anything else (another name, an ARN, another alias) is a ValidationError naming the
+    field, so that the path, which IAM authorized, is what the rollout moves. A body
+    that is not an object is passed on as it is, for the model to refuse.
+
+    >>> request_for({"strategy": "AllAtOnce"}, "orders-api", "live")
+    {'functionName': 'orders-api', 'alias': 'live', 'strategy': 'AllAtOnce'}
+    """
+    if not isinstance(payload, dict):
+        return payload
+    problems = [
+        (field, _differs(payload[field], expected))
+        for field, expected in (("functionName", function_name), ("alias", alias))
+        if field in payload and payload[field] != expected
+    ]
+    if problems:
+        raise ValidationError.from_errors(problems)
+    return {"functionName": function_name, "alias": alias, **payload}
+
+
+def _differs(given: object, expected: str) -> str:
+    shown = quote(given) if isinstance(given, str) else "not that text"
+    return (
+        f"is {shown} in the body but {quote(expected)} in the path: "
+        "leave it out of the body, or give the path's (a name, not an ARN)"
+    )
+
+
+def belongs_to(
+    owner_function: object,
+    owner_alias: object,
+    function_name: str | None = None,
+    alias: str | None = None,
+) -> bool:
+    """Whether a rollout of ``owner_function:owner_alias`` is one of ``function_name:alias``.
+
+    Functions compare by name: a record or an execution input may hold a name or an
+    ARN. ``None`` expects any function (or alias); an unknown owner belongs to no one.
+
+    >>> arn = "arn:aws:lambda:us-east-1:123456789012:function:orders-api"
+    >>> belongs_to(arn, "live", "orders-api", "live"), belongs_to(arn, "live", alias="canary")
+    (True, False)
+    >>> belongs_to("orders-api-evil", "live", "orders-api", "live")
+    False
+    """
+    if function_name is not None and not (
+        isinstance(owner_function, str)
+        and function_name_of(owner_function) == function_name_of(function_name)
+    ):
+        return False
+    return alias is None or owner_alias == alias
+
+
+def owner_of(record: dict[str, Any] | None, execution: dict[str, Any] | None) -> tuple[Any, Any]:
+    """``(functionName, alias)`` of a rollout: from its record, else its execution's input.
+
+    A record written before PrepareRollout (the mark of a rollout that ended first)
+    may name neither; ``(None, None)`` when nothing says.
+    """
+    if record is not None and record.get("functionName") is not None:
+        return record.get("functionName"), record.get("alias")
+    if execution is not None and execution.get("input"):
+        try:
+            request = json.loads(execution["input"])
+        except ValueError:
+            request = None
+        if isinstance(request, dict):
+            return request.get("functionName"), request.get("alias")
+    return None, None
+
+
+def _no_rollout(rollout_id: str, function_name: str | None, alias: str | None) -> NotFoundError:
+    """``no rollout X for orders-api:live``: the same for an unknown id and another's."""
+    if function_name is not None and alias is not None:
+        where = f" for {function_name}:{alias}"
+    elif function_name is not None:
+        where = f" for {function_name}"
+    elif alias is not None:
+        where = f" for alias {alias}"
+    else:
+        where = ""
+    return NotFoundError(f"no rollout {rollout_id}{where}")
+
+
 def describe_rollout(
-    rollout_id: str, store: RolloutStore, sfn: Any, state_machine_arn: str
+    rollout_id: str,
+    store: RolloutStore,
+    sfn: Any,
+    state_machine_arn: str,
+    *,
+    function_name: str | None = None,
+    alias: str | None = None,
 ) -> dict[str, Any]:
-    """What a rollout is doing or did: its execution, its record, where it is and why it ended."""
+    """What a rollout is doing or did: its execution, its record, where it is and why it ended.
+
+    With ``function_name`` and/or ``alias``, a rollout of another function or alias is
+    not found, exactly like an unknown id (NotFoundError "no rollout X for F:A").
+    """
     arn = execution_arn(state_machine_arn, rollout_id)
     execution = _execution(sfn, arn)
     record = store.record(rollout_id)
     if execution is None and record is None:
-        raise NotFoundError(f"no rollout {rollout_id}")
+        raise _no_rollout(rollout_id, function_name, alias)
+    owner = owner_of(record, execution)
+    if (function_name is not None or alias is not None) and not belongs_to(
+        *owner, function_name, alias
+    ):
+        raise _no_rollout(rollout_id, function_name, alias)
     state: dict[str, Any] = (record or {}).get("state") or {}
     steps = state.get("steps") or []
     index = int(state.get("stepIndex", -1))
@@ -169,8 +319,8 @@ def describe_rollout(
         "executionArn": arn,
         "status": (execution or {}).get("status", "UNKNOWN"),
         "outcome": (record or {}).get("status"),
-        "functionName": (record or {}).get("functionName"),
-        "alias": (record or {}).get("alias"),
+        "functionName": owner[0],
+        "alias": owner[1],
         "fromVersion": state.get("baselineVersion"),
         "toVersion": (record or {}).get("targetVersion") or state.get("targetVersion"),
         "strategy": (record or {}).get("strategy"),
@@ -192,11 +342,6 @@ def describe_rollout(
             described["cause"] = execution.get("cause")
         if execution.get("output"):
             described["output"] = json.loads(execution["output"])
-        if execution.get("input") and described["functionName"] is None:
-            request = json.loads(execution["input"])
-            if isinstance(request, dict):
-                described["functionName"] = request.get("functionName")
-                described["alias"] = request.get("alias")
     return described
 
 
@@ -270,12 +415,28 @@ def _ended(rollout_id: str, record: dict[str, Any]) -> str:
 
 
 def abort_rollout(
-    rollout_id: str, by: str, reason: str | None, store: RolloutStore, now: datetime
+    rollout_id: str,
+    by: str,
+    reason: str | None,
+    store: RolloutStore,
+    now: datetime,
+    *,
+    function_name: str | None = None,
+    alias: str | None = None,
 ) -> dict[str, Any]:
-    """Ask a running rollout to roll back; its next health check acts on it."""
+    """Ask a running rollout to roll back; its next health check acts on it.
+
+    With ``function_name`` and/or ``alias``, a rollout of another function or alias is
+    not found (NotFoundError "no rollout X for F:A"), checked before anything is written.
+    A rollout without a record has nothing to abort yet: not found either way.
+    """
     record = store.record(rollout_id)
     if record is None:
-        raise NotFoundError(f"no rollout {rollout_id}")
+        raise _no_rollout(rollout_id, function_name, alias)
+    if (function_name is not None or alias is not None) and not belongs_to(
+        *owner_of(record, None), function_name, alias
+    ):
+        raise _no_rollout(rollout_id, function_name, alias)
     if record.get("status") in ENDED:
         raise RolloutEndedError(_ended(rollout_id, record))
     at = now.isoformat(timespec="seconds")

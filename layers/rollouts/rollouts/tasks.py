@@ -12,6 +12,7 @@ RevisionId it read and by the record still being RUNNING.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import json
@@ -42,6 +43,7 @@ from rollouts.models import RolloutRequest, parse_request
 from rollouts.notify import Phase, StatusEvents, status_detail
 from rollouts.observe import Observation, abort_reason, expected_routings, observe
 from rollouts.observe import health as health_of
+from rollouts.scope import Scope
 from rollouts.service import execution_alive
 from rollouts.state import HookNames, PlannedStep, RolloutState, lock_key
 from rollouts.store import (
@@ -99,6 +101,8 @@ class Services:
     # Where a hook's answer is remembered (a Powertools idempotency persistence layer);
     # None runs every hook call (unit tests of the pure parts only).
     hook_answers: Any = None
+    # The functions this stack may roll out and invoke as hooks (its prefix parameters).
+    scope: Scope = dataclasses.field(default_factory=Scope.from_environment)
 
     def still_running(self, execution_arn: str) -> bool:
         """Whether the execution may still act (True when it cannot be told)."""
@@ -306,6 +310,8 @@ def _plan(
 
 def _resolve(request: RolloutRequest, services: Services, rollout_id: str) -> FunctionInfo:
     """Check that everything the request names exists; collect every problem at once."""
+    # Outside the stack's prefixes: refused before any call (IAM would deny it anyway).
+    services.scope.refuse_outside(request)
     problems: list[tuple[str, str]] = []
     try:
         function = services.lambda_.function(request.function_name)

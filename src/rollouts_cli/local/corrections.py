@@ -782,6 +782,42 @@ def lambda_task_service_errors() -> None:
     service_task._from_error = service_from_error
 
 
+def cloudformation_event_buses() -> None:
+    """A CloudFormation event bus: ``Ref`` gives its name, and its ``Policy`` is kept.
+
+    moto gave ``Ref`` the bus object itself (a rule naming the bus by ``Ref``
+    failed to create) and dropped the ``Policy`` property, so DescribeEventBus
+    showed none. Statements that ``Fn::If`` left as ``AWS::NoValue`` are dropped,
+    as CloudFormation drops them. (The emulator still enforces no bus policy.)
+    """
+    if not _once("cloudformation_event_buses"):
+        return
+    from moto.events.models import EventBus
+
+    EventBus.physical_resource_id = property(lambda self: self.name)  # type: ignore[attr-defined]
+    original_policy = EventBus.policy
+    original_create = EventBus.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def policy(self: Any) -> str | None:
+        declared = getattr(self, "_rollouts_policy", None)
+        return declared if declared is not None else original_policy.fget(self)
+
+    def create_from_cloudformation_json(
+        cls: Any, resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        bus = original_create(cls, resource_name, cloudformation_json, *args, **kwargs)
+        declared = (cloudformation_json.get("Properties") or {}).get("Policy")
+        if isinstance(declared, dict):
+            statements = declared.get("Statement")
+            if isinstance(statements, list):
+                declared = {**declared, "Statement": [s for s in statements if s is not None]}
+            bus._rollouts_policy = json.dumps(declared)
+        return bus
+
+    EventBus.policy = property(policy)  # type: ignore[method-assign,assignment]
+    EventBus.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[method-assign,assignment]
+
+
 CORRECTIONS: tuple[Callable[[], None], ...] = (
     unique_execution_names,
     alias_revision_ids,
@@ -798,6 +834,7 @@ CORRECTIONS: tuple[Callable[[], None], ...] = (
     rule_targets_delivered,
     cloudformation_rest_api_body,
     lambda_task_service_errors,
+    cloudformation_event_buses,
 )
 
 

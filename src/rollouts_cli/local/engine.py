@@ -35,6 +35,17 @@ DEFAULT_STACK_NAME = "lambda-rollouts"
 # Fixed fake credentials: the emulator accepts any, and clients need some.
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
+# The stack parameters the engine deploys with: every function may be a target or
+# a hook (tests and the demo name theirs freely), code updates of tagged functions
+# roll out, and any principal of the account may request a rollout by event.
+# (The emulator enforces no IAM: tests/iam proves what the policies allow.)
+LOCAL_PARAMETERS = {
+    "TargetFunctionNamePrefix": "*",
+    "HookFunctionNamePrefix": "*",
+    "AutomaticRollouts": "Enabled",
+    "RolloutRequesters": "arn:aws:iam::{account}:*",
+}
+
 _runtime = InProcessRuntime()
 _install_lock = threading.Lock()
 _installed = False
@@ -50,6 +61,8 @@ class EngineInfo:
     state_machine_arn: str
     table_name: str
     time_scale: float
+    request_bus_name: str
+    status_bus_name: str
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +72,8 @@ class EngineInfo:
             "stateMachineArn": self.state_machine_arn,
             "tableName": self.table_name,
             "timeScale": self.time_scale,
+            "requestBusName": self.request_bus_name,
+            "statusBusName": self.status_bus_name,
         }
 
 
@@ -189,8 +204,14 @@ class LocalEngine:
         )
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
+        account = self.client("sts").get_caller_identity()["Account"]
+        parameters = {key: value.format(account=account) for key, value in LOCAL_PARAMETERS.items()}
         self.stack = deploy(
-            self.root / "template.yaml", self.stack_name, self.session(), self.endpoint
+            self.root / "template.yaml",
+            self.stack_name,
+            self.session(),
+            self.endpoint,
+            parameters=parameters,
         )
         return self.info
 
@@ -205,6 +226,8 @@ class LocalEngine:
             state_machine_arn=self.stack.outputs["StateMachineArn"],
             table_name=self.stack.outputs["TableName"],
             time_scale=self.time_scale,
+            request_bus_name=self.stack.outputs["RequestBusName"],
+            status_bus_name=self.stack.outputs["StatusBusName"],
         )
 
     def stop(self) -> None:

@@ -60,8 +60,8 @@ import sys
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -105,13 +105,18 @@ class FaultPoint:
 
 @dataclass(frozen=True)
 class Call:
-    """An AWS call seen while recording; ``params_summary`` like "FunctionName=orders Name=live"."""
+    """An AWS call seen while recording; ``params_summary`` like "FunctionName=orders Name=live".
+
+    ``params`` are the call's full parameters as the caller gave them (what an IAM
+    evaluation of the call needs); they take no part in equality or ``repr``.
+    """
 
     service: str
     operation: str
     function: str
     occurrence: int
     params_summary: str
+    params: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def point(self) -> FaultPoint:
@@ -237,10 +242,11 @@ class Faults:
             if not self._recorders and not self._injections:
                 return None
             summary = summarize(params)
+            full = dict(params) if isinstance(params, dict) else {}
             for recorder in self._recorders:
                 key = (service, operation, function)
                 recorder.counts[key] += 1
-                recorder.calls.append(Call(*key, recorder.counts[key], summary))
+                recorder.calls.append(Call(*key, recorder.counts[key], summary, full))
             chosen: FaultKind | None = None
             for injected in self._injections:
                 if injected.fired or not injected._matches(service, operation, function, summary):
@@ -249,7 +255,9 @@ class Faults:
                 # Each block counts every call it matches; one call takes one fault at most.
                 if injected._seen == injected.point.occurrence and chosen is None:
                     injected.fired = True
-                    injected.call = Call(service, operation, function, injected._seen, summary)
+                    injected.call = Call(
+                        service, operation, function, injected._seen, summary, full
+                    )
                     chosen = injected.kind
         return chosen
 
