@@ -219,9 +219,32 @@ class Where:
     def poll_seconds(self) -> float:
         return LOCAL_POLL_SECONDS if self.connection.endpoint_url else AWS_POLL_SECONDS
 
-    def describe(self, rollout_id: str) -> dict[str, Any]:
+    def describe(
+        self, rollout_id: str, *, function_name: str | None = None, alias: str | None = None
+    ) -> dict[str, Any]:
+        """The rollout; with ``function_name``/``alias``, NotFoundError for another's."""
         plane = self.plane
-        return describe_rollout(rollout_id, plane.store, plane.sfn, plane.state_machine_arn)
+        return describe_rollout(
+            rollout_id,
+            plane.store,
+            plane.sfn,
+            plane.state_machine_arn,
+            function_name=function_name,
+            alias=alias,
+        )
+
+
+def belongs_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--function`` and ``--alias``: act only on a rollout of that function and alias."""
+    command = click.option(
+        "--alias",
+        help="Only a rollout of this alias: one of another is not found (exit 1).",
+    )(command)
+    return click.option(
+        "--function",
+        "function_name",
+        help="Only a rollout of this function (name or ARN): one of another is not found (exit 1).",
+    )(command)
 
 
 def strategy_value(text: str) -> object:
@@ -430,19 +453,27 @@ def _timeline(plane: ControlPlane, execution_arn: str) -> list[str]:
 
 @main.command("status", epilog=EXIT_CODES_HELP)
 @click.argument("rollout_id")
+@belongs_options
 @control_plane_options
 @output_option
-def status_command(where: Where, output: str, rollout_id: str) -> None:
+def status_command(
+    where: Where,
+    output: str,
+    rollout_id: str,
+    function_name: str | None,
+    alias: str | None,
+) -> None:
     """Show a rollout, its steps and its checks.
 
     Where it is or how it ended, the steps taken, the latest health checks and
-    (in text) the timeline of its execution.
+    (in text) the timeline of its execution. With --function and/or --alias, a
+    rollout of another function or alias is "no rollout ID for F:A".
     Exits 0 for any rollout found, whatever its outcome; 1 when there is none.
     """
     try:
-        described = where.describe(rollout_id)
-    except NotFoundError:
-        fail(output, "NotFound", f"no rollout {rollout_id}")
+        described = where.describe(rollout_id, function_name=function_name, alias=alias)
+    except NotFoundError as error:
+        fail(output, "NotFound", str(error))
     if output == "json":
         emit(output, described, [])
         return
@@ -483,21 +514,39 @@ def list_command(
 @main.command("abort", epilog=EXIT_CODES_HELP)
 @click.argument("rollout_id")
 @click.option("--reason", help="Why: recorded, and part of the rollout's cause.")
+@belongs_options
 @control_plane_options
 @output_option
-def abort_command(where: Where, output: str, rollout_id: str, reason: str | None) -> None:
+def abort_command(
+    where: Where,
+    output: str,
+    rollout_id: str,
+    reason: str | None,
+    function_name: str | None,
+    alias: str | None,
+) -> None:
     """Ask a running rollout to roll back.
 
     Its next health check acts on it. Recorded with your identity (STS
-    GetCallerIdentity). Exits 0 when requested, 4 when the rollout has already
-    ended, 1 when there is no such rollout.
+    GetCallerIdentity). With --function and/or --alias, a rollout of another
+    function or alias is not found, and nothing is recorded. Exits 0 when
+    requested, 4 when the rollout has already ended, 1 when there is no such
+    rollout.
     """
     plane = where.plane
     by = str(where.connection.client("sts").get_caller_identity()["Arn"])
     try:
-        answer = abort_rollout(rollout_id, by, reason, plane.store, datetime.now(UTC))
-    except NotFoundError:
-        fail(output, "NotFound", f"no rollout {rollout_id}")
+        answer = abort_rollout(
+            rollout_id,
+            by,
+            reason,
+            plane.store,
+            datetime.now(UTC),
+            function_name=function_name,
+            alias=alias,
+        )
+    except NotFoundError as error:
+        fail(output, "NotFound", str(error))
     except RolloutEndedError as error:
         refuse(output, "RolloutEnded", str(error))
     emit(

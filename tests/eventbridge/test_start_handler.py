@@ -221,6 +221,20 @@ def test_bad_input_is_refused_announced_and_not_raised(
     assert edge.bus.entries[0]["DetailType"] == "Rollout Status Change"
 
 
+def test_a_function_outside_the_stacks_prefix_is_refused_before_anything(
+    app: ModuleType, edge: Edge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TARGET_FUNCTION_PREFIX", "payments-")
+
+    answer = handle(app, requested())
+
+    assert answer["started"] is False and answer["error"] == "ValidationError"
+    assert answer["reason"].startswith("functionName: orders-api is outside the functions")
+    assert "TargetFunctionNamePrefix" in answer["reason"]
+    assert edge.sfn.started == []
+    assert [d["phase"] for d in edge.bus.details()] == ["refused"]
+
+
 def test_a_detail_that_is_not_an_object_is_refused(app: ModuleType, edge: Edge) -> None:
     event = requested()
     event["detail"] = {}

@@ -144,6 +144,43 @@ def test_bad_input_is_refused_naming_the_field_before_any_change(
     assert aws.routing() == before
 
 
+@pytest.mark.parametrize(
+    ("targets", "hooks", "fields"),
+    [
+        pytest.param("payments-", "*", ["functionName"], id="function-outside"),
+        pytest.param("orders-", "orders-hooks-", ["hooks.preTraffic"], id="hook-outside"),
+        pytest.param("payments-", "payments-", ["functionName", "hooks.preTraffic"], id="both"),
+    ],
+)
+def test_a_function_or_hook_outside_the_stacks_prefixes_is_refused_before_any_change(
+    aws, tasks, monkeypatch: pytest.MonkeyPatch, targets: str, hooks: str, fields: list[str]
+):
+    """Refused naming the field, with nothing taken (IAM would deny its calls anyway)."""
+    aws.function(versions=2)
+    aws.create_alias("1")
+    monkeypatch.setenv("TARGET_FUNCTION_PREFIX", targets)
+    monkeypatch.setenv("HOOK_FUNCTION_PREFIX", hooks)
+
+    with pytest.raises(ValidationError) as refused:
+        tasks.prepare(hooks={"preTraffic": "smoke-test"})
+
+    assert [f for f, _ in refused.value.errors] == fields
+    assert "Prefix parameter" in str(refused.value)
+    assert aws.items() == []
+    assert aws.routing() == ("1", {})
+
+
+def test_a_function_inside_the_prefixes_is_prepared(aws, tasks, monkeypatch: pytest.MonkeyPatch):
+    aws.function(versions=2)
+    aws.create_alias("1")
+    monkeypatch.setenv("TARGET_FUNCTION_PREFIX", "orders-")
+    monkeypatch.setenv("HOOK_FUNCTION_PREFIX", "*")
+
+    state = tasks.prepare()
+
+    assert state["targetVersion"] == "2"
+
+
 def test_every_problem_found_against_aws_is_named_at_once(aws, tasks):
     aws.function(versions=2)
     aws.create_alias("1")

@@ -52,7 +52,12 @@ class Question:
             "action": self.request.action,
             "resource": self.request.resource,
             "account": self.account,
-            "context": self.request.context_variables,
+            # What IAM sets for every request of a role's session.
+            "context": {
+                "aws:PrincipalArn": self.principal,
+                "aws:PrincipalAccount": self.account,
+                **self.request.context_variables,
+            },
             "identityPolicies": [{"name": p.name, "policy": p.document} for p in self.policies],
         }
         if self.resource_policy is not None:

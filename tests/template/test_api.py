@@ -8,6 +8,7 @@ ApiFunction's role is checked with the other functions' in test_template.py
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,13 @@ METHODS = {
     "options",
     "x-amazon-apigateway-any-method",
 }
+# Every route names its function and alias: IAM policies on execute-api:Invoke scope on them.
+ALIAS_ROUTE = "/functions/{functionName}/aliases/{alias}/rollouts"
 ROUTES = {
-    ("/rollouts", "post"),
-    ("/rollouts", "get"),
-    ("/rollouts/{rolloutId}", "get"),
-    ("/rollouts/{rolloutId}/abort", "post"),
+    (ALIAS_ROUTE, "post"),
+    (ALIAS_ROUTE, "get"),
+    (f"{ALIAS_ROUTE}/{{rolloutId}}", "get"),
+    (f"{ALIAS_ROUTE}/{{rolloutId}}/abort", "post"),
 }
 HANDLER_URI = {
     "Fn::Sub": "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
@@ -75,6 +78,11 @@ def stage(cfn_template: Template) -> dict[str, Any]:
 
 def test_the_api_has_exactly_the_four_routes(methods: dict[tuple[str, str], Any]) -> None:
     assert set(methods) == ROUTES
+
+
+def test_no_route_is_outside_a_function_and_alias(methods: dict[tuple[str, str], Any]) -> None:
+    # An unscoped route would let anyone allowed to invoke it act on any function.
+    assert all(path.startswith(ALIAS_ROUTE) for path, _ in methods)
 
 
 def test_the_routes_are_the_documented_ones(methods: dict[tuple[str, str], Any]) -> None:
@@ -146,9 +154,10 @@ def test_api_gateway_may_invoke_the_api_function_only_from_this_api(
         prefix = "arn:aws:execute-api:${AWS::Region}:${AWS::AccountId}:${__ApiId__}/${__Stage__}/"
         assert pattern.startswith(prefix)
         method, _, path = pattern.removeprefix(prefix).partition("/")
-        routes.add((f"/{path}".replace("*", "{rolloutId}"), method.lower()))
+        routes.add((f"/{path}", method.lower()))
 
-    assert routes == ROUTES
+    # SAM writes each path parameter as "*".
+    assert routes == {(re.sub(r"\{\w+\}", "*", path), method) for path, method in ROUTES}
 
 
 def test_stage_is_traced_throttled_and_access_logged(
@@ -176,7 +185,9 @@ def test_outputs_give_the_api_url_and_its_execute_arn(cfn_template: Template) ->
     assert outputs["ApiUrl"]["Value"] == {
         "Fn::Sub": "https://${RolloutApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/v1"
     }
+    # The prefix the README's policies build on: <prefix>/<METHOD>/functions/...
+    # (tests/api/test_readme_policies.py checks them against it).
     assert outputs["ApiExecuteArn"]["Value"] == {
         "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
-        "${RolloutApi}/v1/*/rollouts*"
+        "${RolloutApi}/v1"
     }

@@ -277,9 +277,9 @@ def owner_of(record: dict[str, Any] | None, execution: dict[str, Any] | None) ->
 def _no_rollout(rollout_id: str, function_name: str | None, alias: str | None) -> NotFoundError:
     """``no rollout X for orders-api:live``: the same for an unknown id and another's."""
     if function_name is not None and alias is not None:
-        where = f" for {function_name}:{alias}"
+        where = f" for {function_name_of(function_name)}:{alias}"
     elif function_name is not None:
-        where = f" for {function_name}"
+        where = f" for {function_name_of(function_name)}"
     elif alias is not None:
         where = f" for alias {alias}"
     else:
