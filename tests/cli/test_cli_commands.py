@@ -211,6 +211,46 @@ def test_status_of_an_unknown_rollout_exits_1(cli: Cli) -> None:
     assert "no rollout no-such-rollout-1234" in result.stderr
 
 
+def test_status_with_the_rollouts_function_and_alias_shows_it(cli: Cli, target: Target) -> None:
+    code, ended = cli.json(*target.start_args("--strategy", "AllAtOnce", "--wait"))
+    assert code == 0
+    arn = target.lam.get_function(FunctionName=target.name)["Configuration"]["FunctionArn"]
+
+    for where in (
+        ["--function", target.name, "--alias", "live"],
+        ["--function", arn],
+        ["--alias", "live"],
+    ):
+        code, described = cli.json("status", ended["rolloutId"], *where)
+
+        assert code == 0, where
+        assert described["rolloutId"] == ended["rolloutId"]
+
+
+@pytest.mark.parametrize(
+    ("where", "subject"),
+    [
+        pytest.param(["--alias", "canary"], "{name}:canary", id="other-alias"),
+        pytest.param(["--function", "{name}-evil"], "{name}-evil:live", id="other-function"),
+    ],
+)
+def test_status_of_another_alias_rollout_exits_1_as_not_found(
+    cli: Cli, target: Target, where: list[str], subject: str
+) -> None:
+    code, ended = cli.json(*target.start_args("--strategy", "AllAtOnce", "--wait"))
+    assert code == 0
+    options = [w.format(name=target.name) for w in where]
+    options += [] if "--function" in options else ["--function", target.name]
+    options += [] if "--alias" in options else ["--alias", "live"]
+
+    result = cli("status", ended["rolloutId"], *options, "--output", "json")
+
+    assert result.exit_code == 1
+    expected = f"no rollout {ended['rolloutId']} for {subject.format(name=target.name)}"
+    assert json.loads(result.stdout) == {"error": "NotFound", "cause": expected}
+    assert expected in result.stderr
+
+
 # -- list ---------------------------------------------------------------------
 def test_list_is_newest_first_a_page_at_a_time(cli: Cli, target: Target) -> None:
     versions = ["2", target.publish(3), target.publish(4)]
@@ -287,6 +327,45 @@ def test_abort_of_an_unknown_rollout_exits_1(cli: Cli) -> None:
 
     assert result.exit_code == 1
     assert "no rollout no-such-rollout-1234" in result.stderr
+
+
+def test_abort_of_another_alias_rollout_exits_1_and_it_goes_on(
+    cli: Cli, target: Target, time_scale: Callable[[float], None]
+) -> None:
+    time_scale(0.01)  # a check every 0.6 s, a 5-minute bake
+    code, started = cli.json(
+        *target.start_args("--strategy", "Canary10Percent5Minutes", "--check-interval", "60")
+    )
+    assert code == 0
+    rollout_id = started["rolloutId"]
+    cli.wait_until(rollout_id, lambda d: d["step"] == 1)
+
+    result = cli("abort", rollout_id, "--function", target.name, "--alias", "canary")
+
+    assert result.exit_code == 1
+    assert f"no rollout {rollout_id} for {target.name}:canary" in result.stderr
+    ended = cli.wait_until(rollout_id, lambda d: d["status"] != "RUNNING")
+    assert ended["status"] == "SUCCEEDED"  # no abort was recorded
+    assert target.alias() == ("2", {})
+
+
+def test_abort_with_the_rollouts_function_and_alias_rolls_it_back(
+    cli: Cli, target: Target, time_scale: Callable[[float], None]
+) -> None:
+    time_scale(0.01)
+    code, started = cli.json(
+        *target.start_args("--strategy", "Canary10Percent30Minutes", "--check-interval", "60")
+    )
+    assert code == 0
+    rollout_id = started["rolloutId"]
+    cli.wait_until(rollout_id, lambda d: d["step"] == 1)
+
+    code, answer = cli.json("abort", rollout_id, "--function", target.name, "--alias", "live")
+
+    assert code == 0
+    assert answer["abortRequested"] is True
+    ended = cli.wait_until(rollout_id, lambda d: d["status"] != "RUNNING")
+    assert (ended["status"], ended["error"]) == ("FAILED", "RolledBack")
 
 
 # -- everything else ------------------------------------------------------------

@@ -814,10 +814,10 @@ def test_the_stack_rest_api_has_the_methods_of_its_body_with_iam(
     }
 
     assert set(methods) == {
-        ("/rollouts", "POST"),
-        ("/rollouts", "GET"),
-        ("/rollouts/{rolloutId}", "GET"),
-        ("/rollouts/{rolloutId}/abort", "POST"),
+        ("/functions/{functionName}/aliases/{alias}/rollouts", "POST"),
+        ("/functions/{functionName}/aliases/{alias}/rollouts", "GET"),
+        ("/functions/{functionName}/aliases/{alias}/rollouts/{rolloutId}", "GET"),
+        ("/functions/{functionName}/aliases/{alias}/rollouts/{rolloutId}/abort", "POST"),
     }
     assert {m["authorizationType"] for m in methods.values()} == {"AWS_IAM"}
     assert {m["methodIntegration"]["type"] for m in methods.values()} == {"AWS_PROXY"}
@@ -910,3 +910,25 @@ def test_a_failed_invoke_of_a_tasks_function_reaches_the_asl_by_its_aws_name(
     if kind in (FaultKind.THROTTLE, FaultKind.SERVER_ERROR):
         assert "Service: AWSLambda" in caught["Cause"]
     assert [event["id"] for event in sink_events(dynamodb, table)] == (["ran"] if ran else [])
+
+
+def test_a_cloudformation_event_bus_is_named_by_ref_and_keeps_its_policy(
+    local_engine: Any,
+) -> None:
+    """The stack's rule names its bus by Ref; DescribeEventBus shows the declared policy."""
+    events = local_engine.client("events")
+    requests = local_engine.info.request_bus_name
+    status = events.describe_event_bus(Name=local_engine.info.status_bus_name)
+
+    rules = events.list_rules(EventBusName=requests)["Rules"]
+    (statement,) = json.loads(status["Policy"])["Statement"]
+
+    assert [json.loads(r["EventPattern"])["detail-type"] for r in rules] == [
+        ["Rollout Requested"]
+    ]
+    assert statement["Sid"] == "OnlyTheControlPlanePutsStatusEvents"
+    assert statement["Resource"] == status["Arn"]
+    # Fn::If left one statement of the request bus's two as AWS::NoValue only when
+    # nobody is named; the engine names its account, so both are there.
+    request_policy = json.loads(events.describe_event_bus(Name=requests)["Policy"])
+    assert [s["Effect"] for s in request_policy["Statement"]] == ["Allow", "Deny"]

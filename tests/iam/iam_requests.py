@@ -66,9 +66,9 @@ class Where:
         return f"arn:{self.partition}:{service}:{self.region}:{self.account}:{resource}"
 
 
-def requests_for(service: str, operation: str, params: Mapping[str, Any], where: Where) -> list[
-    IamRequest
-]:
+def requests_for(
+    service: str, operation: str, params: Mapping[str, Any], where: Where
+) -> list[IamRequest]:
     """The IAM requests one call needs allowed (all of them), in order."""
     mapper = _MAPPERS.get((service, operation))
     if mapper is None:
@@ -103,7 +103,9 @@ def _function(params: Mapping[str, Any], where: Where, *, qualified: bool) -> st
     return f"{arn}:{qualifier}" if qualified and qualifier else arn
 
 
-def _lambda(action: str, *, qualified: bool) -> Callable[[Mapping[str, Any], Where], list[IamRequest]]:
+def _lambda(
+    action: str, *, qualified: bool
+) -> Callable[[Mapping[str, Any], Where], list[IamRequest]]:
     def mapper(params: Mapping[str, Any], where: Where) -> list[IamRequest]:
         return [IamRequest(f"lambda:{action}", _function(params, where, qualified=qualified))]
 
@@ -153,7 +155,9 @@ def _query(params: Mapping[str, Any], where: Where) -> list[IamRequest]:
     resource = f"{arn}/index/{index}" if index else arn
     attribute = where.partition_keys.get(index or "")
     if attribute is None:
-        raise UnknownOperationError(f"dynamodb Query: the partition key of index {index} is unknown")
+        raise UnknownOperationError(
+            f"dynamodb Query: the partition key of index {index} is unknown"
+        )
     names = {v: k for k, v in (params.get("ExpressionAttributeNames") or {}).items()}
     values = params.get("ExpressionAttributeValues") or {}
     expression = str(params.get("KeyConditionExpression", ""))
@@ -167,7 +171,10 @@ def _query(params: Mapping[str, Any], where: Where) -> list[IamRequest]:
 # -- the others -------------------------------------------------------------------------
 def _describe_alarms(params: Mapping[str, Any], where: Where) -> list[IamRequest]:
     names = params.get("AlarmNames") or ["*"]
-    return [IamRequest("cloudwatch:DescribeAlarms", where.arn("cloudwatch", f"alarm:{n}")) for n in names]
+    return [
+        IamRequest("cloudwatch:DescribeAlarms", where.arn("cloudwatch", f"alarm:{n}"))
+        for n in names
+    ]
 
 
 def _put_events(params: Mapping[str, Any], where: Where) -> list[IamRequest]:

@@ -1,4 +1,4 @@
-"""The roles of a deployed stack, as moto's CloudFormation created them from the translated template.
+"""The roles of a deployed stack, as moto's CloudFormation made them from the translated template.
 
 ``StackRoles.load`` maps each caller a recording names (a Lambda function's
 name, or ``"states"`` for the state machine's interpreter) to its stack resource
@@ -94,7 +94,9 @@ class StackRoles:
         def role(logical_id: str, role_arn: str) -> Role:
             name = role_arn.rsplit("/", 1)[-1]
             inline = [
-                Policy(p, _document(iam.get_role_policy(RoleName=name, PolicyName=p)["PolicyDocument"]))
+                Policy(
+                    p, _document(iam.get_role_policy(RoleName=name, PolicyName=p)["PolicyDocument"])
+                )
                 for p in iam.list_role_policies(RoleName=name)["PolicyNames"]
             ]
             role_ids = [

@@ -37,7 +37,7 @@ from stack_roles import Grant, Role, StackRoles
 from rollouts_cli.local import timescale
 from rollouts_cli.local.deploy import deploy, project_root
 from rollouts_cli.local.engine import LOCAL_CREDENTIALS, LOCAL_PARAMETERS, LocalEngine
-from rollouts_cli.local.faults import STATES, Call, faults
+from rollouts_cli.local.faults import Call, faults
 from rollouts_cli.local.pytest_plugin import (
     V2,
     Rollouts,
@@ -121,6 +121,11 @@ def api_event(sample: str, body: Any = None, **path: str) -> dict[str, Any]:
     event["requestContext"]["path"] = f"/{event['requestContext']['stage']}{resource}"
     if body is not None:
         event["body"] = json.dumps(body)
+    # Each start is a request of its own (the sample's key would make a second one a replay).
+    key = _name("lp-start")
+    if "Idempotency-Key" in (event.get("headers") or {}):
+        event["headers"]["Idempotency-Key"] = key
+        event.setdefault("multiValueHeaders", {})["Idempotency-Key"] = [key]
     return event
 
 
@@ -128,6 +133,7 @@ def api_event(sample: str, body: Any = None, **path: str) -> dict[str, Any]:
 class ControlPlane:
     engine: LocalEngine
     roles: StackRoles
+    recorded: list[Call]
 
     def function(self, logical_id: str) -> str:
         (name,) = [n for n, r in self.roles.by_caller.items() if r.logical_id == logical_id]
@@ -147,6 +153,11 @@ class ControlPlane:
         entry = {"Source": source, "DetailType": detail_type, "Detail": json.dumps(detail)}
         answer = self.engine.client("events").put_events(Entries=[{**entry, "EventBusName": bus}])
         assert answer["FailedEntryCount"] == 0, answer
+
+    def status_events(self) -> list[Call]:
+        """The refusals put so far by the start and API functions (their PutEvents calls)."""
+        callers = {self.function("StartRolloutFunction"), self.function("ApiFunction")}
+        return [c for c in self.recorded if c.operation == "PutEvents" and c.function in callers]
 
     def started_for(self, function: str) -> str:
         sfn = self.engine.client("stepfunctions")
@@ -193,8 +204,8 @@ def run_every_path(plane: ControlPlane) -> None:
 
     # Publish from $LATEST, pin the baseline, both hooks, alarms, shift, checks, promote, finish.
     target = Target(engine, _name("lp-canary"), second="upload")
-    pre = create_hook(engine, _name("lp-pre"), HOOK_OK)
-    post = create_hook(engine, _name("lp-post"), HOOK_OK)
+    pre = create_hook(engine, _name("lp-hook-pre"), HOOK_OK)
+    post = create_hook(engine, _name("lp-hook-post"), HOOK_OK)
     alarm = create_alarm(engine, _name("lp-errors"))
     ended = rollouts.run(
         {
@@ -209,7 +220,7 @@ def run_every_path(plane: ControlPlane) -> None:
 
     # A failing PostTraffic hook after promotion: the rollback moves the alias back.
     target = Target(engine, _name("lp-rollback"))
-    failing = create_hook(engine, _name("lp-fails"), HOOK_FAILS)
+    failing = create_hook(engine, _name("lp-hook-fails"), HOOK_FAILS)
     ended = rollouts.run(
         {
             "functionName": target.name,
@@ -248,13 +259,17 @@ def run_every_path(plane: ControlPlane) -> None:
         rollout = rollout_id(arn)
         assert plane.api(api_event("describe-rollout", rolloutId=rollout, **path))["status"] == 200
         assert plane.api(api_event("list-rollouts", **path))["status"] == 200
-        aborted = plane.api(api_event("abort-rollout", {"reason": "bad"}, rolloutId=rollout, **path))
+        aborted = plane.api(
+            api_event("abort-rollout", {"reason": "bad"}, rolloutId=rollout, **path)
+        )
         assert aborted["status"] == 202, aborted
         assert rollouts.wait(arn).error == "RolledBack"
 
         # A stopped execution: the release function restores the alias and frees the lock.
         target = Target(engine, _name("lp-stopped"))
-        arn = rollouts.start({"functionName": target.name, "alias": "live", "version": "2", **canary_30})
+        arn = rollouts.start(
+            {"functionName": target.name, "alias": "live", "version": "2", **canary_30}
+        )
         _at_first_step(target)
         engine.client("stepfunctions").stop_execution(executionArn=arn, cause="stopped")
         eventually(lambda: alias_lock(engine, target.name) is None, "the release", 30)
@@ -264,37 +279,51 @@ def run_every_path(plane: ControlPlane) -> None:
         # preparation takes it over and restores the alias.
         target = Target(engine, _name("lp-stale"))
         with plane.release_rule_disabled():
-            arn = rollouts.start({"functionName": target.name, "alias": "live", "version": "2", **canary_30})
+            arn = rollouts.start(
+                {"functionName": target.name, "alias": "live", "version": "2", **canary_30}
+            )
             _at_first_step(target)
             engine.client("stepfunctions").stop_execution(executionArn=arn)
             assert rollouts.wait(arn).status == "ABORTED"
     finally:
         timescale.set_time_scale(0.0)
     assert alias_lock(engine, target.name) is not None
-    request = {"functionName": target.name, "alias": "live", "version": "2", "strategy": "AllAtOnce"}
+    request = {
+        "functionName": target.name,
+        "alias": "live",
+        "version": "2",
+        "strategy": "AllAtOnce",
+    }
     plane.put_event("lambda-rollouts", "Rollout Requested", request, engine.info.request_bus_name)
-    second = [a for a in _executions(engine, target.name) if a != arn]
-    ended = rollouts.wait(eventually(lambda: [a for a in _executions(engine, target.name) if a != arn], "the second")[0])
+    ended = rollouts.wait(plane.started_for(target.name))
     assert ended.status == "SUCCEEDED", ended.cause
-    del second
+
+    # Refusals, announced on the status bus: a bad request by event, and by the API.
+    bad = {**request, "strategy": "Bogus"}
+    refused = len(plane.status_events())
+    plane.put_event("lambda-rollouts", "Rollout Requested", bad, engine.info.request_bus_name)
+    path = {"functionName": target.name, "alias": "live"}
+    refusal = plane.api(api_event("start-rollout", {"version": "2", "strategy": "Bogus"}, **path))
+    assert 400 <= refusal["status"] < 500, refusal
+    eventually(lambda: len(plane.status_events()) >= refused + 2, "two refusals")
 
     # An automatic rollout: CloudTrail's record of a code update of a tagged function.
-    target = Target(engine, _name("lp-tagged"), second=None, tags={"rollouts:alias": "live", "rollouts:strategy": "AllAtOnce"})
+    target = Target(
+        engine,
+        _name("lp-tagged"),
+        second=None,
+        tags={"rollouts:alias": "live", "rollouts:strategy": "AllAtOnce"},
+    )
     update_code(target.lam, target.name, V2)
     event = json.loads(CLOUDTRAIL_UPDATE.read_text())
     detail = event["detail"]
     sha = target.lam.get_function(FunctionName=target.name)["Configuration"]["CodeSha256"]
     detail["requestParameters"]["functionName"] = target.name
-    detail["responseElements"].update(functionName=target.name, functionArn=target.arn, codeSha256=sha)
+    detail["responseElements"].update(
+        functionName=target.name, functionArn=target.arn, codeSha256=sha
+    )
     plane.put_event(event["source"], event["detail-type"], detail, "default")
     assert rollouts.wait(plane.started_for(target.name)).status == "SUCCEEDED"
-
-
-def _executions(engine: LocalEngine, function: str) -> list[str]:
-    listed = engine.client("stepfunctions").list_executions(
-        stateMachineArn=engine.info.state_machine_arn
-    )
-    return [str(e["executionArn"]) for e in listed["executions"] if e["name"].startswith(f"{function}-")]
 
 
 # -- evaluating -----------------------------------------------------------------------------
@@ -322,7 +351,9 @@ class Recording:
 
 
 def resource_policy(roles: StackRoles, request: IamRequest) -> Mapping[str, Any] | None:
-    return roles.bus_policies.get(request.resource) if request.action == "events:PutEvents" else None
+    return (
+        roles.bus_policies.get(request.resource) if request.action == "events:PutEvents" else None
+    )
 
 
 def evaluate_calls(roles: StackRoles, calls: list[Call]) -> Recording:
@@ -355,10 +386,11 @@ def evaluate_calls(roles: StackRoles, calls: list[Call]) -> Recording:
 
 @pytest.fixture(scope="module")
 def recording(local_engine: LocalEngine) -> Recording:
-    roles = StackRoles.load(local_engine.session(), local_engine.endpoint, local_engine.info.stack_name)
-    plane = ControlPlane(local_engine, roles)
+    roles = StackRoles.load(
+        local_engine.session(), local_engine.endpoint, local_engine.info.stack_name
+    )
     with faults.recording() as calls:
-        run_every_path(plane)
+        run_every_path(ControlPlane(local_engine, roles, calls))
     return evaluate_calls(roles, list(calls))
 
 
@@ -387,6 +419,8 @@ PATHS = {
     ("StartRolloutFunction", "states:DescribeExecution"),  # refuse_if_busy on a stale lock
     ("StartRolloutFunction", "states:StartExecution"),
     ("StartRolloutFunction", "lambda:ListTags"),
+    ("StartRolloutFunction", "events:PutEvents"),  # a refusal
+    ("ApiFunction", "events:PutEvents"),  # a refusal
     ("ApiFunction", "states:StartExecution"),
     ("ApiFunction", "dynamodb:Query"),
     ("ApiFunction", "dynamodb:UpdateItem"),
@@ -399,7 +433,7 @@ def test_the_scenarios_took_every_path(recording: Recording) -> None:
 
 
 def unexercised_comments(template_text: str, logical_id: str, sid: str) -> dict[str, str]:
-    """action -> why, for each ``# unexercised: why`` comment above an action of statement ``sid``."""
+    """action -> why, for each ``# unexercised: why`` above an action of statement ``sid``."""
     lines = template_text.splitlines()
     start = next(
         (i for i, line in enumerate(lines) if re.fullmatch(rf"  {logical_id}:\s*", line)), None
@@ -435,7 +469,9 @@ def unexercised_comments(template_text: str, logical_id: str, sid: str) -> dict[
 def _explained_inline(grant: Grant) -> str | None:
     for (name, action), why in EXPLAINED_GRANTS.items():
         if action == grant.action and (
-            grant.sid == name or (name and grant.policy.endswith(name)) or (not name and not grant.sid)
+            grant.sid == name
+            or (name and grant.policy.endswith(name))
+            or (not name and not grant.sid)
         ):
             return why
     return None
@@ -458,7 +494,9 @@ def test_every_grant_is_used_or_says_which_path_needs_it(recording: Recording) -
                 continue
             if _explained_inline(grant):
                 continue
-            if grant.sid and grant.action in unexercised_comments(template_text, grant.logical_id, grant.sid):
+            if grant.sid and grant.action in unexercised_comments(
+                template_text, grant.logical_id, grant.sid
+            ):
                 continue
             idle.append(grant.describe())
     assert not idle, (
@@ -468,6 +506,22 @@ def test_every_grant_is_used_or_says_which_path_needs_it(recording: Recording) -
 
 
 # -- scoped by prefix, and by item ----------------------------------------------------------------
+def misjudged(roles: StackRoles, expected: Mapping[tuple[str, IamRequest], bool]) -> list[str]:
+    """Each (logical id, request) whose decision is not the expected one (True: allowed), why."""
+    by_logical = {r.logical_id: r for r in roles.by_caller.values()}
+    questions = [
+        Question(by_logical[logical].arn, roles.account, request, by_logical[logical].policies)
+        for logical, request in expected
+    ]
+    decisions = evaluate(questions)
+    return [
+        f"{logical}: {request.describe()} should be {'allowed' if allowed else 'denied'}:"
+        f" {decision.reason()}"
+        for ((logical, request), allowed), decision in zip(expected.items(), decisions, strict=True)
+        if decision.allowed != allowed
+    ]
+
+
 SCOPED_REGION = "eu-west-1"
 
 
@@ -479,7 +533,9 @@ def scoped_roles(local_engine: LocalEngine) -> StackRoles:
         aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         region_name=SCOPED_REGION,
     )
-    account = session.client("sts", endpoint_url=local_engine.endpoint).get_caller_identity()["Account"]
+    account = session.client("sts", endpoint_url=local_engine.endpoint).get_caller_identity()[
+        "Account"
+    ]
     parameters = {key: value.format(account=account) for key, value in LOCAL_PARAMETERS.items()}
     parameters.update(TargetFunctionNamePrefix="orders-", HookFunctionNamePrefix="orders-hooks-")
     name = "lambda-rollouts-scoped"
@@ -497,37 +553,35 @@ def _moved(request: IamRequest, old: str, new: str, roles: StackRoles) -> IamReq
 def test_a_call_outside_the_target_or_hook_prefix_is_denied(
     recording: Recording, scoped_roles: StackRoles
 ) -> None:
-    by_logical = {r.logical_id: r for r in scoped_roles.by_caller.values()}
+    """Each recorded Lambda call on a target or hook, moved inside and outside the prefixes."""
     cases: dict[tuple[str, IamRequest], bool] = {}
     for evaluated in recording.evaluated:
-        found = re.search(r":function:(lp-[a-z]+-[0-9a-f]{8})", evaluated.request.resource)
+        found = re.search(r":function:(lp-[a-z-]+-[0-9a-f]{8})", evaluated.request.resource)
         if not evaluated.request.action.startswith("lambda:") or not found:
             continue
-        role = by_logical[evaluated.role.logical_id]
-        hook = "-pre-" in found[1] or "-post-" in found[1] or "-fails-" in found[1]
-        inside, outside = ("orders-hooks-smoke", "payments-hooks-smoke") if hook else ("orders-api", "payments-api")
-        cases[(role.logical_id, _moved(evaluated.request, found[1], inside, scoped_roles))] = True
-        cases[(role.logical_id, _moved(evaluated.request, found[1], outside, scoped_roles))] = False
-    assert ("ShiftTrafficFunction", IamRequest(
-        "lambda:UpdateAlias", f"arn:aws:lambda:{SCOPED_REGION}:{scoped_roles.account}:function:payments-api"
-    )) in cases
-    questions = [
-        Question(by_logical[logical].arn, scoped_roles.account, request, by_logical[logical].policies)
-        for logical, request in cases
-    ]
-    wrong = [
-        f"{logical}: {request.describe()} should be {'allowed' if allowed else 'denied'}: {d.reason()}"
-        for ((logical, request), allowed), d in zip(cases.items(), evaluate(questions), strict=True)
-        if d.allowed != allowed
-    ]
+        if found[1].startswith("lp-hook-"):
+            inside, outside = "orders-hooks-smoke", "payments-hooks-smoke"
+        else:
+            inside, outside = "orders-api", "payments-api"
+        logical = evaluated.role.logical_id
+        cases[(logical, _moved(evaluated.request, found[1], inside, scoped_roles))] = True
+        cases[(logical, _moved(evaluated.request, found[1], outside, scoped_roles))] = False
+    assert (
+        "ShiftTrafficFunction",
+        IamRequest(
+            "lambda:UpdateAlias",
+            f"arn:aws:lambda:{SCOPED_REGION}:{scoped_roles.account}:function:payments-api",
+        ),
+    ) in cases
+    wrong = misjudged(scoped_roles, cases)
     assert not wrong, "\n".join(wrong)
 
 
 def test_the_table_is_split_by_need(recording: Recording) -> None:
     """The API cannot delete a lock; a task touches only records, locks and hook answers."""
-    roles = recording.roles
-    by_logical = {r.logical_id: r for r in roles.by_caller.values()}
-    table = next(e.request.resource for e in recording.evaluated if e.request.action == "dynamodb:GetItem")
+    table = next(
+        e.request.resource for e in recording.evaluated if e.request.action == "dynamodb:GetItem"
+    )
     table = table.split("/index/")[0]
 
     def leading(action: str, key: str) -> IamRequest:
@@ -550,15 +604,7 @@ def test_the_table_is_split_by_need(recording: Recording) -> None:
         ("PrepareRolloutFunction", leading("PutItem", "IDEMPOTENCY")): False,
         ("FinishRolloutFunction", leading("DeleteItem", "LOCK#orders-api:live")): True,
     }
-    questions = [
-        Question(by_logical[logical].arn, roles.account, request, by_logical[logical].policies)
-        for logical, request in expected
-    ]
-    wrong = [
-        f"{logical}: {request.describe()} should be {'allowed' if allowed else 'denied'}: {d.reason()}"
-        for ((logical, request), allowed), d in zip(expected.items(), evaluate(questions), strict=True)
-        if d.allowed != allowed
-    ]
+    wrong = misjudged(recording.roles, expected)
     assert not wrong, "\n".join(wrong)
 
 
@@ -566,7 +612,10 @@ def test_figures(recording: Recording, capsys: pytest.CaptureFixture[str]) -> No
     """Not a check: what the recording held (``-s`` shows it, with every pair)."""
     pairs: Counter[str] = Counter()
     for e in recording.evaluated:
-        keys = [re.sub(r"#.*", "#", k) for k in e.request.context_variables.get("dynamodb:LeadingKeys", [])]
+        keys = [
+            re.sub(r"#.*", "#", k)
+            for k in e.request.context_variables.get("dynamodb:LeadingKeys", [])
+        ]
         pairs[f"{e.role.logical_id} {e.request.action} {' '.join(keys)}".strip()] += 1
     actions = {(e.role.logical_id, e.request.action) for e in recording.evaluated}
     with capsys.disabled():

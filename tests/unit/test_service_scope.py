@@ -210,7 +210,7 @@ class FakeStepFunctions:
         name = executionArn.rsplit(":", 1)[-1]
         if name not in self.executions:
             error = {"Error": {"Code": "ExecutionDoesNotExist", "Message": executionArn}}
-            raise ClientError(error, "DescribeExecution")  # type: ignore[arg-type]
+            raise ClientError(error, "DescribeExecution")
         return self.executions[name]
 
 

@@ -44,12 +44,15 @@ MAX_ALARMS = 25
 MAX_ALARM_NAME_LENGTH = 255
 
 _NAME = r"[A-Za-z0-9_-]{1,64}"
+# A plain function name (what API paths and the stack's prefixes speak of).
+FUNCTION_NAME = re.compile(_NAME)
 _QUALIFIER = r"\$LATEST|[A-Za-z0-9_-]{1,128}"
 _REGION = r"[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d"
 _ARN_PREFIX = rf"arn:aws[a-zA-Z-]*:lambda:{_REGION}:\d{{12}}:function:"
 _FUNCTION = re.compile(rf"(?:{_ARN_PREFIX})?{_NAME}(?::(?P<qualifier>{_QUALIFIER}))?")
 _HOOK = re.compile(rf"(?:{_ARN_PREFIX})?{_NAME}(?::(?:{_QUALIFIER}))?")
-_ALIAS = re.compile(r"(?!^[0-9]+$)[a-zA-Z0-9_-]{1,128}")
+ALIAS_NAME = re.compile(r"(?!^[0-9]+$)[a-zA-Z0-9_-]{1,128}")
+_ALIAS = ALIAS_NAME
 # Lambda numbers versions from 1; a qualifier is at most 128 characters, and no
 # function gets near 10**19 versions: more digits are a typo or garbage.
 _VERSION = re.compile(r"[1-9][0-9]{0,18}")

@@ -24,8 +24,7 @@ from rollouts.errors import (
     ValidationError,
     quote,
 )
-from rollouts.models import _ALIAS as ALIAS_NAME  # the request model's rule for an alias
-from rollouts.models import parse_request
+from rollouts.models import ALIAS_NAME, FUNCTION_NAME, parse_request
 from rollouts.notify import Phase, StatusEvents, status_detail
 from rollouts.scope import Scope, function_name_of
 from rollouts.state import lock_key
@@ -38,7 +37,6 @@ _NO_SUCH_EXECUTION = ("ExecutionDoesNotExist", "InvalidArn", "InvalidName")
 MAX_PAGE_SIZE = 100
 # A function as a route names it: a plain name, never an ARN (whose ":" and account
 # would make an IAM Resource on the route ambiguous).
-FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class RolloutEndedError(RolloutError):

@@ -794,13 +794,15 @@ def cloudformation_event_buses() -> None:
         return
     from moto.events.models import EventBus
 
-    EventBus.physical_resource_id = property(lambda self: self.name)  # type: ignore[attr-defined]
-    original_policy = EventBus.policy
-    original_create = EventBus.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+    original_policy: Any = EventBus.policy
+    original_create: Any = EventBus.create_from_cloudformation_json.__func__
 
     def policy(self: Any) -> str | None:
-        declared = getattr(self, "_rollouts_policy", None)
-        return declared if declared is not None else original_policy.fget(self)
+        declared: str | None = getattr(self, "_rollouts_policy", None)
+        if declared is not None:
+            return declared
+        kept: str | None = original_policy.fget(self)
+        return kept
 
     def create_from_cloudformation_json(
         cls: Any, resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any
@@ -814,8 +816,11 @@ def cloudformation_event_buses() -> None:
             bus._rollouts_policy = json.dumps(declared)
         return bus
 
-    EventBus.policy = property(policy)  # type: ignore[method-assign,assignment]
-    EventBus.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[method-assign,assignment]
+    setattr(EventBus, "physical_resource_id", property(lambda self: self.name))  # noqa: B010
+    setattr(EventBus, "policy", property(policy))  # noqa: B010
+    setattr(  # noqa: B010
+        EventBus, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json)
+    )
 
 
 CORRECTIONS: tuple[Callable[[], None], ...] = (
