@@ -16,6 +16,15 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# tests/iam evaluates recorded AWS calls with @cloud-copilot/iam-simulate (Node 18+), pinned
+# by tests/iam/package-lock.json. Node and npm come from the system (Debian: apt-get).
+IAM_SIM := tests/iam/node_modules/.installed
+$(IAM_SIM): tests/iam/package-lock.json
+	@command -v npm >/dev/null || { command -v apt-get >/dev/null && apt-get install -y nodejs npm; } \
+		|| { echo "tests/iam needs node and npm: install them" >&2; exit 1; }
+	npm ci --prefix tests/iam --no-audit --no-fund
+	touch $@
+
 # aws-sam-cli pins its own boto3 and click: it lives in a venv of its own.
 $(SAM_VENV)/.installed: requirements/sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)
@@ -39,15 +48,15 @@ typecheck: $(VENV)/.installed
 unit: $(VENV)/.installed
 	$(BIN)/pytest tests/unit -q
 
-e2e: $(VENV)/.installed
-	$(BIN)/pytest tests/e2e -q
+e2e: $(VENV)/.installed $(IAM_SIM)
+	$(BIN)/pytest tests/e2e tests/iam -q
 
-template: $(VENV)/.installed $(SAM_VENV)/.installed
+template: $(VENV)/.installed $(SAM_VENV)/.installed $(IAM_SIM)
 	$(BIN)/pytest tests/template -q
 
 # Every check: lint, types, and all tests (unit, functions, engine, template, e2e).
-test: $(VENV)/.installed $(SAM_VENV)/.installed lint typecheck
+test: $(VENV)/.installed $(SAM_VENV)/.installed $(IAM_SIM) lint typecheck
 	$(BIN)/pytest -q
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache tests/iam/node_modules

@@ -923,9 +923,7 @@ def test_a_cloudformation_event_bus_is_named_by_ref_and_keeps_its_policy(
     rules = events.list_rules(EventBusName=requests)["Rules"]
     (statement,) = json.loads(status["Policy"])["Statement"]
 
-    assert [json.loads(r["EventPattern"])["detail-type"] for r in rules] == [
-        ["Rollout Requested"]
-    ]
+    assert [json.loads(r["EventPattern"])["detail-type"] for r in rules] == [["Rollout Requested"]]
     assert statement["Sid"] == "OnlyTheControlPlanePutsStatusEvents"
     assert statement["Resource"] == status["Arn"]
     # Fn::If left one statement of the request bus's two as AWS::NoValue only when

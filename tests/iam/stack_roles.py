@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,10 @@ from typing import Any
 from simulator import Policy
 
 from rollouts_cli.local.faults import STATES
+
+# A grant no recorded call uses is explained in template.yaml by a comment line right above
+# its action, inside its statement (which needs a Sid):   # unexercised: <the path that needs it>
+UNEXERCISED = re.compile(r"^\s*#\s*unexercised:\s*(?P<why>\S.*)$")
 
 
 @dataclass(frozen=True)
@@ -127,3 +132,37 @@ class StackRoles:
             if bus.get("Policy"):
                 bus_policies[str(bus["Arn"])] = _document(bus["Policy"])
         return cls(stack_name, account, session.region_name, by_caller, bus_policies)
+
+
+def unexercised_comments(template_text: str, logical_id: str, sid: str) -> dict[str, str]:
+    """action -> why, for each ``# unexercised: why`` above an action of statement ``sid``."""
+    lines = template_text.splitlines()
+    start = next(
+        (i for i, line in enumerate(lines) if re.fullmatch(rf"  {logical_id}:\s*", line)), None
+    )
+    if start is None:
+        return {}
+    end = next(
+        (i for i in range(start + 1, len(lines)) if re.match(r"^  \S", lines[i])), len(lines)
+    )
+    block = lines[start:end]
+    at = next((i for i, line in enumerate(block) if re.search(rf"- Sid: {sid}\s*$", line)), None)
+    if at is None:
+        return {}
+    indent = len(block[at]) - len(block[at].lstrip())
+    found: dict[str, str] = {}
+    comments: list[str] = []
+    for line in block[at + 1 :]:
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#") and len(line) - len(line.lstrip()) <= indent:
+            break  # the next statement, or the end of this policy
+        if stripped.startswith("#"):
+            comments.append(line)
+            continue
+        action = re.fullmatch(r"-\s*([\w-]+:[\w*]+)", stripped)
+        for comment in comments:
+            why = UNEXERCISED.match(comment)
+            if action and why:
+                found[action.group(1)] = why["why"]
+        comments = []
+    return found

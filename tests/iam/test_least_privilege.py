@@ -32,7 +32,7 @@ import boto3
 import pytest
 from iam_requests import IamRequest, UnknownOperationError, Where, requests_for
 from simulator import Decision, Question, evaluate
-from stack_roles import Grant, Role, StackRoles
+from stack_roles import Grant, Role, StackRoles, unexercised_comments
 
 from rollouts_cli.local import timescale
 from rollouts_cli.local.deploy import deploy, project_root
@@ -64,12 +64,12 @@ HOOK_FAILS = "def handler(event, context):\n    return {'status': 'Failed', 'rea
 EXPLAINED_MANAGED_POLICIES = {
     # Lambda writes the function's logs with it.
     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole": "function logs",
-    # Tracing: Active (Globals): Lambda and the SDK send X-Ray segments with it.
+    # Tracing (Globals, and the state machine's): Lambda and Step Functions send X-Ray
+    # segments with it.
     "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess": "X-Ray tracing",
-    "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess": "X-Ray tracing",
 }
-# Inline grants SAM adds, or that serve the services, not our calls: (policy name suffix or
-# Sid, action) -> why.
+# Inline grants that serve the services, not a call of ours: (Sid, or the suffix of the
+# policy name SAM gives, action) -> why.
 EXPLAINED_GRANTS = {
     # EventInvokeConfig OnFailure SQS: Lambda itself sends a failed async event there.
     ("EventInvokeConfigOnFailureSQSPolicy", "sqs:SendMessage"): "Lambda's on-failure destination",
@@ -87,20 +87,7 @@ EXPLAINED_GRANTS = {
             "DescribeLogGroups",
         )
     },
-    # Tracing on the state machine: Step Functions sends the X-Ray segments.
-    **{
-        ("", f"xray:{action}"): "Step Functions X-Ray tracing"
-        for action in (
-            "PutTraceSegments",
-            "PutTelemetryRecords",
-            "GetSamplingRules",
-            "GetSamplingTargets",
-        )
-    },
 }
-# A grant is explained in template.yaml by a comment line right above its action, inside
-# its statement (which has a Sid):   # unexercised: <the path that needs it>
-UNEXERCISED = re.compile(r"^\s*#\s*unexercised:\s*(?P<why>\S.*)$")
 
 
 def _name(prefix: str) -> str:
@@ -432,46 +419,11 @@ def test_the_scenarios_took_every_path(recording: Recording) -> None:
     assert not PATHS - taken, f"paths not taken: {sorted(PATHS - taken)}"
 
 
-def unexercised_comments(template_text: str, logical_id: str, sid: str) -> dict[str, str]:
-    """action -> why, for each ``# unexercised: why`` above an action of statement ``sid``."""
-    lines = template_text.splitlines()
-    start = next(
-        (i for i, line in enumerate(lines) if re.fullmatch(rf"  {logical_id}:\s*", line)), None
-    )
-    if start is None:
-        return {}
-    end = next(
-        (i for i in range(start + 1, len(lines)) if re.match(r"^  \S", lines[i])), len(lines)
-    )
-    block = lines[start:end]
-    at = next((i for i, line in enumerate(block) if re.search(rf"- Sid: {sid}\s*$", line)), None)
-    if at is None:
-        return {}
-    indent = len(block[at]) - len(block[at].lstrip())
-    found: dict[str, str] = {}
-    comments: list[str] = []
-    for line in block[at + 1 :]:
-        stripped = line.strip()
-        if stripped and not stripped.startswith("#") and len(line) - len(line.lstrip()) <= indent:
-            break  # the next statement, or the end of this policy
-        if stripped.startswith("#"):
-            comments.append(line)
-            continue
-        action = re.fullmatch(r"-\s*([\w-]+:[\w*]+)", stripped)
-        for comment in comments:
-            why = UNEXERCISED.match(comment)
-            if action and why:
-                found[action.group(1)] = why["why"]
-        comments = []
-    return found
-
-
 def _explained_inline(grant: Grant) -> str | None:
     for (name, action), why in EXPLAINED_GRANTS.items():
-        if action == grant.action and (
-            grant.sid == name
-            or (name and grant.policy.endswith(name))
-            or (not name and not grant.sid)
+        if action == grant.action and name in (
+            grant.sid,
+            grant.policy.removeprefix(grant.logical_id),
         ):
             return why
     return None
@@ -485,24 +437,25 @@ def test_every_grant_is_used_or_says_which_path_needs_it(recording: Recording) -
         for ref in e.decision.allowed_by
     }
     idle: list[str] = []
+    stale: list[str] = []
     for role in {r.logical_id: r for r in recording.roles.by_caller.values()}.values():
         for managed in role.managed_policy_arns:
             if managed not in EXPLAINED_MANAGED_POLICIES:
                 idle.append(f"{role.logical_id}: managed policy {managed} is not explained")
         for grant in role.grants():
-            if (grant.logical_id, grant.policy, grant.index, grant.action) in used:
-                continue
-            if _explained_inline(grant):
-                continue
-            if grant.sid and grant.action in unexercised_comments(
+            explained = grant.sid is not None and grant.action in unexercised_comments(
                 template_text, grant.logical_id, grant.sid
-            ):
-                continue
-            idle.append(grant.describe())
+            )
+            if (grant.logical_id, grant.policy, grant.index, grant.action) in used:
+                if explained:
+                    stale.append(grant.describe())
+            elif not explained and not _explained_inline(grant):
+                idle.append(grant.describe())
     assert not idle, (
         "grants no recorded call used (remove them, or say which path needs them with"
         " '# unexercised: <path>' above the action):\n" + "\n".join(idle)
     )
+    assert not stale, "used, yet commented '# unexercised' in template.yaml:\n" + "\n".join(stale)
 
 
 # -- scoped by prefix, and by item ----------------------------------------------------------------

@@ -46,21 +46,24 @@ FUNCTION_DIRS = {
     "ApiFunction": "api",
 }
 
-TABLE_CRUD = frozenset(
-    f"dynamodb:{action}"
-    for action in (
-        "GetItem",
-        "PutItem",
-        "UpdateItem",
-        "DeleteItem",
-        "Query",
-        "Scan",
-        "BatchGetItem",
-        "BatchWriteItem",
-        "ConditionCheckItem",
-        "DescribeTable",
-    )
+# The rollout table, by kind of item: every item grant names the partition keys it may
+# touch (``dynamodb:LeadingKeys``), e.g. "table[ROLLOUT#*]" (see `grants`).
+RECORDS = "table[ROLLOUT#*]"
+LOCKS = "table[LOCK#*]"
+IDEMPOTENCY = "table[IDEMPOTENCY]"
+POWERTOOLS_IDEMPOTENCY = frozenset(
+    {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:DeleteItem"}
 )
+# What a task that moves or watches traffic does: updates its record, reads its lock.
+TASK_TABLE = {
+    RECORDS: frozenset({"dynamodb:GetItem", "dynamodb:UpdateItem"}),
+    LOCKS: frozenset({"dynamodb:GetItem"}),
+}
+# What an ending does besides: releases the lock; marks ended a rollout never prepared.
+ENDING_TABLE = {
+    RECORDS: frozenset({"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"}),
+    LOCKS: frozenset({"dynamodb:GetItem", "dynamodb:DeleteItem"}),
+}
 # CloudWatch Logs vended-log delivery for the state machine; these actions
 # take no resource but "*".
 LOG_DELIVERY = frozenset(
@@ -89,13 +92,13 @@ PUT_STATUS_EVENTS = frozenset({"events:PutEvents"})
 EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
     "PrepareRolloutFunction": {
         "status-bus": PUT_STATUS_EVENTS,
-        "table": TABLE_CRUD,
+        RECORDS: frozenset({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}),
+        LOCKS: frozenset({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}),
         "targets": frozenset(
             {
                 "lambda:GetFunction",
                 "lambda:GetFunctionConfiguration",
                 "lambda:GetAlias",
-                "lambda:ListVersionsByFunction",
                 # The baseline's pin, and the cleanup after a stale lock.
                 "lambda:CreateAlias",
                 "lambda:UpdateAlias",
@@ -107,35 +110,32 @@ EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
         "alarms": frozenset({"cloudwatch:DescribeAlarms"}),
     },
     "PublishVersionFunction": {
-        "table": TABLE_CRUD,
+        RECORDS: frozenset({"dynamodb:UpdateItem"}),
         "targets": frozenset(
-            {
-                "lambda:PublishVersion",
-                "lambda:GetFunction",
-                "lambda:GetFunctionConfiguration",
-                "lambda:ListVersionsByFunction",
-            }
+            {"lambda:PublishVersion", "lambda:GetFunction", "lambda:GetFunctionConfiguration"}
         ),
     },
+    # Its hook answers are Powertools idempotency records (pk IDEMPOTENCY); no lock.
     "RunHookFunction": {
-        "table": TABLE_CRUD,
+        RECORDS: frozenset({"dynamodb:GetItem", "dynamodb:UpdateItem"}),
+        IDEMPOTENCY: POWERTOOLS_IDEMPOTENCY,
         "hooks": frozenset({"lambda:InvokeFunction"}),
     },
     # Every task that moves traffic reads the alarms first: nothing moves while one fires.
     "ShiftTrafficFunction": {
         "status-bus": PUT_STATUS_EVENTS,
-        "table": TABLE_CRUD,
+        **TASK_TABLE,
         "targets": frozenset({"lambda:GetAlias", "lambda:UpdateAlias"}),
         "alarms": frozenset({"cloudwatch:DescribeAlarms"}),
     },
     "CheckHealthFunction": {
-        "table": TABLE_CRUD,
+        **TASK_TABLE,
         "targets": frozenset({"lambda:GetAlias"}),
         "alarms": frozenset({"cloudwatch:DescribeAlarms"}),
     },
     "PromoteTargetFunction": {
         "status-bus": PUT_STATUS_EVENTS,
-        "table": TABLE_CRUD,
+        **TASK_TABLE,
         # DeleteAlias: a first deploy's alias created after its rollout ended is taken back.
         "targets": frozenset(
             {"lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias", "lambda:DeleteAlias"}
@@ -144,47 +144,45 @@ EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
     },
     "RollBackFunction": {
         "status-bus": PUT_STATUS_EVENTS,
-        "table": TABLE_CRUD,
+        **ENDING_TABLE,
         "targets": frozenset({"lambda:GetAlias", "lambda:UpdateAlias", "lambda:DeleteAlias"}),
     },
     # The last look (the alias, the alarms) before success; the baseline's pin removed.
     "FinishRolloutFunction": {
         "status-bus": PUT_STATUS_EVENTS,
-        "table": TABLE_CRUD,
+        RECORDS: frozenset({"dynamodb:GetItem", "dynamodb:UpdateItem"}),
+        LOCKS: frozenset({"dynamodb:GetItem", "dynamodb:DeleteItem"}),
         "targets": frozenset({"lambda:GetAlias", "lambda:DeleteAlias"}),
         "alarms": frozenset({"cloudwatch:DescribeAlarms"}),
     },
+    # Its event carries the execution: it reads nothing of Step Functions.
     "ReleaseRolloutFunction": {
         "status-bus": PUT_STATUS_EVENTS,
-        "table": TABLE_CRUD,
+        **ENDING_TABLE,
         "targets": frozenset({"lambda:GetAlias", "lambda:UpdateAlias", "lambda:DeleteAlias"}),
-        "executions": frozenset({"states:DescribeExecution", "states:GetExecutionHistory"}),
         "failure-queue": frozenset({"sqs:SendMessage"}),
     },
-    # Starts rollouts from EventBridge: reads the lock to refuse a busy alias,
-    # reads a code-updated function's tags, announces refusals.
+    # Starts rollouts from EventBridge: reads the lock to refuse a busy alias (and its
+    # execution, to tell a stale lock), reads a code-updated function's tags, announces refusals.
     "StartRolloutFunction": {
         "state-machine": frozenset({"states:StartExecution"}),
+        "executions": frozenset({"states:DescribeExecution"}),
         "status-bus": PUT_STATUS_EVENTS,
-        "table": frozenset({"dynamodb:GetItem"}),
+        LOCKS: frozenset({"dynamodb:GetItem"}),
         "targets": frozenset({"lambda:GetFunction", "lambda:ListTags"}),
         "failure-queue": frozenset({"sqs:SendMessage"}),
     },
     # The REST API: starts and describes executions; reads records and locks,
-    # writes abort requests and idempotency records, queries byAlias.
+    # writes abort requests and idempotency records, queries byAlias. It can neither
+    # take nor delete a lock.
     "ApiFunction": {
         "status-bus": PUT_STATUS_EVENTS,
         "state-machine": frozenset({"states:StartExecution"}),
         "executions": frozenset({"states:DescribeExecution"}),
-        "table": frozenset(
-            {
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:DeleteItem",
-                "dynamodb:Query",
-            }
-        ),
+        "table[LOCK#*,ROLLOUT#*]": frozenset({"dynamodb:GetItem"}),
+        RECORDS: frozenset({"dynamodb:UpdateItem"}),
+        IDEMPOTENCY: POWERTOOLS_IDEMPOTENCY,
+        "history-index": frozenset({"dynamodb:Query"}),
     },
 }
 
@@ -259,7 +257,8 @@ def resource_kind(resource: Any) -> str:
         r":function:\$\{TargetFunctionNamePrefix\}\*(:\*)?$": "targets",
         r":function:\$\{HookFunctionNamePrefix\}\*(:\*)?$": "hooks",
         r":cloudwatch:.*:alarm:\*$": "alarms",
-        r":dynamodb:.*:table/\$\{tableName\}(/index/\*)?$": "table",
+        r":dynamodb:.*:table/\$\{tableName\}$": "table",
+        r":dynamodb:.*:table/\$\{tableName\}/index/byAlias$": "history-index",
         r":states:.*:execution:\$\{AWS::StackName\}-rollout:\*$": "executions",
         r":events:.*:event-bus/\$\{eventBusName\}$": "status-bus",
         r":states:.*:stateMachine:\$\{stateMachineName\}$": "state-machine",
@@ -270,14 +269,29 @@ def resource_kind(resource: Any) -> str:
     return f"unknown: {pattern}"
 
 
+def leading_keys(statement: dict[str, Any]) -> list[str] | None:
+    """The partition keys a statement's ``ForAllValues:StringLike`` condition allows, if any."""
+    condition = statement.get("Condition") or {}
+    keys = (condition.get("ForAllValues:StringLike") or {}).get("dynamodb:LeadingKeys")
+    return None if keys is None else sorted(as_list(keys))
+
+
 def grants(statements: list[dict[str, Any]]) -> dict[str, set[str]]:
-    """Allowed actions by resource kind, e.g. {"targets": {"lambda:GetAlias"}}."""
+    """Allowed actions by resource kind, e.g. {"targets": {"lambda:GetAlias"}}.
+
+    A table grant's kind names the partition keys it is limited to, e.g.
+    "table[ROLLOUT#*]"; a table grant with no such limit is "table" (none is expected).
+    """
     granted: dict[str, set[str]] = {}
     for statement in statements:
         assert statement["Effect"] == "Allow", statement
         assert "NotAction" not in statement and "NotResource" not in statement, statement
+        keys = leading_keys(statement)
         for resource in as_list(statement["Resource"]):
-            granted.setdefault(resource_kind(resource), set()).update(as_list(statement["Action"]))
+            kind = resource_kind(resource)
+            if kind == "table" and keys is not None:
+                kind = f"table[{','.join(keys)}]"
+            granted.setdefault(kind, set()).update(as_list(statement["Action"]))
     return granted
 
 
@@ -372,6 +386,31 @@ def test_function_role_grants_exactly_what_its_task_needs(
 
     assert grants(role_statements(role)) == EXPECTED_GRANTS[function]
     assert set(role["Properties"]["ManagedPolicyArns"]) == ALLOWED_MANAGED_POLICIES
+
+
+def test_every_table_grant_names_the_items_it_may_touch(cfn_template: Template) -> None:
+    """No role holds the whole table: item grants name their partition keys, Query its index."""
+    unscoped = [
+        function
+        for function in EXPECTED_GRANTS
+        if "table" in grants(role_statements(role_of(cfn_template, function)))
+    ]
+    assert not unscoped
+
+
+def test_only_the_preparation_and_the_endings_may_delete_a_lock(cfn_template: Template) -> None:
+    deleters = {
+        function
+        for function in EXPECTED_GRANTS
+        for kind, actions in grants(role_statements(role_of(cfn_template, function))).items()
+        if kind.startswith("table[") and "LOCK#*" in kind and "dynamodb:DeleteItem" in actions
+    }
+    assert deleters == {
+        "PrepareRolloutFunction",
+        "RollBackFunction",
+        "FinishRolloutFunction",
+        "ReleaseRolloutFunction",
+    }
 
 
 def test_no_statement_grants_a_wildcard_action(cfn_template: Template) -> None:
