@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 # by tests/iam/package-lock.json. Node and npm come from the system (Debian: apt-get).
 IAM_SIM := tests/iam/node_modules/.installed
 $(IAM_SIM): tests/iam/package-lock.json
-	@command -v npm >/dev/null || { command -v apt-get >/dev/null && apt-get install -y nodejs npm; } \
+	@command -v npm >/dev/null || { command -v apt-get >/dev/null && apt-get update -q && apt-get install -y -q nodejs npm; } \
 		|| { echo "tests/iam needs node and npm: install them" >&2; exit 1; }
 	npm ci --prefix tests/iam --no-audit --no-fund
 	touch $@

@@ -66,8 +66,9 @@ IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_LIMIT = 255
 # A retried start within a day answers the first 202 (the table's TTL removes the record).
 IDEMPOTENCY_SECONDS = 24 * 60 * 60
-# Idempotency records share the rollout table under their own partition.
-IDEMPOTENCY_PK = "IDEMPOTENCY"
+# Idempotency records share the rollout table under their own partition, apart from the
+# hook answers RunHook keeps (IDEMPOTENCY#hooks): neither role may write the other's.
+IDEMPOTENCY_PK = "IDEMPOTENCY#api"
 DEFAULT_PAGE_SIZE = 20
 UNKNOWN_CALLER = "unknown caller"
 # Every operation requires SigV4 (API Gateway's AWS_IAM authorization); see api/openapi.yaml.

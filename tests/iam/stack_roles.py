@@ -111,8 +111,24 @@ class StackRoles:
             ]
             managed: list[str] = []
             for role_id in role_ids:
-                managed += declared[role_id]["Properties"].get("ManagedPolicyArns", [])
-            return Role(logical_id, role_arn, tuple(inline), tuple(str(m) for m in managed))
+                for arn in declared[role_id]["Properties"].get("ManagedPolicyArns", []):
+                    if isinstance(arn, Mapping) and "Ref" in arn:
+                        # A policy of the stack's own: evaluated with the role's inline ones.
+                        inline.append(own_policy(str(arn["Ref"])))
+                    else:
+                        managed.append(str(arn))
+            return Role(logical_id, role_arn, tuple(inline), tuple(managed))
+
+        def own_policy(policy_id: str) -> Policy:
+            (arn,) = [
+                r["PhysicalResourceId"]
+                for r in resources
+                if r["LogicalResourceId"] == policy_id
+                and r["ResourceType"] == "AWS::IAM::ManagedPolicy"
+            ]
+            version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+            document = iam.get_policy_version(PolicyArn=arn, VersionId=version)
+            return Policy(policy_id, _document(document["PolicyVersion"]["Document"]))
 
         by_caller: dict[str, Role] = {}
         for resource in resources:

@@ -50,7 +50,9 @@ FUNCTION_DIRS = {
 # touch (``dynamodb:LeadingKeys``), e.g. "table[ROLLOUT#*]" (see `grants`).
 RECORDS = "table[ROLLOUT#*]"
 LOCKS = "table[LOCK#*]"
-IDEMPOTENCY = "table[IDEMPOTENCY]"
+# Powertools idempotency records: the hook answers, and the API's starts, each apart.
+HOOK_ANSWERS = "table[IDEMPOTENCY#hooks]"
+API_STARTS = "table[IDEMPOTENCY#api]"
 POWERTOOLS_IDEMPOTENCY = frozenset(
     {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:DeleteItem"}
 )
@@ -115,10 +117,10 @@ EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
             {"lambda:PublishVersion", "lambda:GetFunction", "lambda:GetFunctionConfiguration"}
         ),
     },
-    # Its hook answers are Powertools idempotency records (pk IDEMPOTENCY); no lock.
+    # Its hook answers are Powertools idempotency records (pk IDEMPOTENCY#hooks); no lock.
     "RunHookFunction": {
         RECORDS: frozenset({"dynamodb:GetItem", "dynamodb:UpdateItem"}),
-        IDEMPOTENCY: POWERTOOLS_IDEMPOTENCY,
+        HOOK_ANSWERS: POWERTOOLS_IDEMPOTENCY,
         "hooks": frozenset({"lambda:InvokeFunction"}),
     },
     # Every task that moves traffic reads the alarms first: nothing moves while one fires.
@@ -181,7 +183,7 @@ EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
         "executions": frozenset({"states:DescribeExecution"}),
         "table[LOCK#*,ROLLOUT#*]": frozenset({"dynamodb:GetItem"}),
         RECORDS: frozenset({"dynamodb:UpdateItem"}),
-        IDEMPOTENCY: POWERTOOLS_IDEMPOTENCY,
+        API_STARTS: POWERTOOLS_IDEMPOTENCY,
         "history-index": frozenset({"dynamodb:Query"}),
     },
 }
@@ -385,7 +387,25 @@ def test_function_role_grants_exactly_what_its_task_needs(
     role = role_of(cfn_template, function)
 
     assert grants(role_statements(role)) == EXPECTED_GRANTS[function]
-    assert set(role["Properties"]["ManagedPolicyArns"]) == ALLOWED_MANAGED_POLICIES
+    managed = role["Properties"]["ManagedPolicyArns"]
+    ours = [arn for arn in managed if isinstance(arn, dict)]
+    assert {arn for arn in managed if isinstance(arn, str)} == ALLOWED_MANAGED_POLICIES
+    # Every role that names functions by prefix is kept off the control plane's own.
+    expected = [] if function == "ApiFunction" else [{"Ref": "ControlPlaneOutOfReach"}]
+    assert ours == expected
+
+
+def test_no_task_may_touch_the_control_plane_s_own_functions(cfn_template: Template) -> None:
+    """Whatever the prefixes say ("*" included): a Deny on the functions this stack tagged."""
+    policy = cfn_template["Resources"]["ControlPlaneOutOfReach"]
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+
+    assert policy["Type"] == "AWS::IAM::ManagedPolicy"
+    assert (statement["Effect"], statement["Action"]) == ("Deny", "lambda:*")
+    assert statement["Resource"]["Fn::Sub"].endswith(":function:*")
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/aws:cloudformation:stack-name": {"Ref": "AWS::StackName"}}
+    }
 
 
 def test_every_table_grant_names_the_items_it_may_touch(cfn_template: Template) -> None:
@@ -418,10 +438,18 @@ def test_no_statement_grants_a_wildcard_action(cfn_template: Template) -> None:
         (owner, action)
         for owner, statement in all_statements(cfn_template)
         for action in as_list(statement.get("Action", []))
-        if action == "*" or action.endswith(":*")
+        if (action == "*" or action.endswith(":*")) and statement["Effect"] != "Deny"
+    ]
+    # A Deny of every action is the strict kind: it takes away, whatever else grants.
+    denied = [
+        action
+        for _, statement in all_statements(cfn_template)
+        if statement["Effect"] == "Deny"
+        for action in as_list(statement.get("Action", []))
     ]
 
     assert wildcards == []
+    assert denied == ["lambda:*"]
     assert all("NotAction" not in statement for _, statement in all_statements(cfn_template))
 
 

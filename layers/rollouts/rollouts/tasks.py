@@ -79,7 +79,9 @@ PUBLISH_WAIT_SECONDS = 20
 MAX_ALARMS_SHOWN = 5
 # A hook's answer is remembered this long (Powertools idempotency on the rollout table).
 HOOK_ANSWER_KEPT_SECONDS = 7 * 24 * 60 * 60
-IDEMPOTENCY_PK = "IDEMPOTENCY"
+# Under a partition of their own: no other role may write a hook answer (the API keeps
+# its idempotency records under IDEMPOTENCY#api).
+IDEMPOTENCY_PK = "IDEMPOTENCY#hooks"
 # A hook invocation that times out this much sooner than the hook client's read timeout
 # lost its answer on the way; one that reaches it was a hook too slow to answer.
 HOOK_SLOW_MARGIN_SECONDS = 30
