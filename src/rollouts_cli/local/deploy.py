@@ -66,7 +66,12 @@ def package(template: dict[str, Any], root: Path, s3: Any) -> dict[str, Any]:
     """Upload local code folders and inline the state machine definitions (``sam package``)."""
     buckets = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
     if ARTIFACT_BUCKET not in buckets:
-        s3.create_bucket(Bucket=ARTIFACT_BUCKET)
+        region = s3.meta.region_name
+        # S3 refuses a bucket outside us-east-1 that does not say where it is.
+        where = {} if region == "us-east-1" else {"LocationConstraint": region}
+        s3.create_bucket(
+            Bucket=ARTIFACT_BUCKET, **({"CreateBucketConfiguration": where} if where else {})
+        )
 
     def upload(folder: str) -> str:
         code = zip_folder(root / folder)

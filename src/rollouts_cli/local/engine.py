@@ -204,6 +204,10 @@ class LocalEngine:
         )
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
+        self._deploy()
+        return self.info
+
+    def _deploy(self) -> None:
         account = self.client("sts").get_caller_identity()["Account"]
         parameters = {key: value.format(account=account) for key, value in LOCAL_PARAMETERS.items()}
         self.stack = deploy(
@@ -213,7 +217,24 @@ class LocalEngine:
             self.endpoint,
             parameters=parameters,
         )
-        return self.info
+
+    def ensure_deployed(self) -> bool:
+        """Deploy the stack again if the emulator forgot it; True when it had to.
+
+        moto keeps its resources process-wide: anything in the same process that
+        resets them (``moto.mock_aws`` starting, another engine stopping) wipes the
+        running engine's stack too.
+        """
+        if self._server is None:
+            raise RuntimeError("the engine is not started")
+        stacks = self.client("cloudformation").list_stacks()["StackSummaries"]
+        if any(
+            s["StackName"] == self.stack_name and s["StackStatus"] == "CREATE_COMPLETE"
+            for s in stacks
+        ):
+            return False
+        self._deploy()
+        return True
 
     @property
     def info(self) -> EngineInfo:

@@ -156,14 +156,34 @@ class Target:
         return [str(v["Version"]) for v in listed if v["Version"] != "$LATEST"]
 
 
+_running: list[LocalEngine] = []
+
+
 @pytest.fixture(scope="session")
 def local_engine() -> Iterator[LocalEngine]:
     engine = LocalEngine(time_scale=0.0)
     engine.start()
+    _running.append(engine)
     try:
         yield engine
     finally:
+        _running.remove(engine)
         engine.stop()
+
+
+# moto keeps resources process-wide: a test in between that started ``mock_aws`` (it
+# resets every backend) wiped the session engine's stack; these deploy it again.
+@pytest.fixture(scope="module", autouse=True)
+def _engine_deployed_for_module() -> None:
+    """Before a module's own fixtures (autouse ones run first in their scope)."""
+    if _running:
+        _running[0].ensure_deployed()
+
+
+@pytest.fixture(autouse=True)
+def _engine_deployed_for_test(request: pytest.FixtureRequest) -> None:
+    if _running and "local_engine" in request.fixturenames:
+        _running[0].ensure_deployed()
 
 
 @pytest.fixture
