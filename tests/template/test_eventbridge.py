@@ -57,9 +57,15 @@ def requested(cfn_template: Template) -> EventPattern:
     return EventPattern.load(json.dumps(rule_of(cfn_template, "RolloutRequested")["EventPattern"]))
 
 
+SAMPLE_ACCOUNT = "123456789012"
+
+
 @pytest.fixture(scope="module")
 def code_updated(cfn_template: Template) -> EventPattern:
-    pattern = rule_of(cfn_template, "FunctionCodeUpdated")["EventPattern"]
+    """The rule's pattern as deployed in the samples' account."""
+    pattern = copy.deepcopy(rule_of(cfn_template, "FunctionCodeUpdated")["EventPattern"])
+    assert pattern["account"] == [{"Ref": "AWS::AccountId"}]
+    pattern["account"] = [SAMPLE_ACCOUNT]
     return EventPattern.load(json.dumps(pattern))
 
 
@@ -98,6 +104,15 @@ def test_the_code_update_rule_matches_update_function_code_by_prefix(
     event["detail"]["eventName"] = event_name
 
     assert code_updated.matches_event(event) is matches
+
+
+def test_the_code_update_rule_ignores_another_accounts_calls(code_updated: EventPattern) -> None:
+    """A CloudTrail event forwarded from another account's bus names a function not ours."""
+    event = copy.deepcopy(sample("cloudtrail-update-function-code.json"))
+    assert code_updated.matches_event(event)
+    event["account"] = "444455556666"
+
+    assert not code_updated.matches_event(event)
 
 
 def test_the_code_update_rule_ignores_other_services(code_updated: EventPattern) -> None:
