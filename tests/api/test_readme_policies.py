@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 from moto.iam.access_control import IAMPolicy, PermissionResult
+from samtranslator.yaml_helper import yaml_parse
 
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
@@ -81,28 +82,10 @@ def openapi_routes() -> set[Route]:
     }
 
 
-class _AnyTag(yaml.SafeLoader):
-    """Reads CloudFormation's short-form tags (``!Ref``, ``!Sub``, ...) as {tag: value}."""
-
-
-def _tagged(loader: _AnyTag, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {suffix: value}
-
-
-_AnyTag.add_multi_constructor("!", _tagged)
-
-
 @cache
 def template() -> dict[str, Any]:
-    with (ROOT / "template.yaml").open(encoding="utf-8") as stream:
-        loaded: dict[str, Any] = yaml.load(stream, Loader=_AnyTag)  # a SafeLoader
+    """template.yaml with long-form intrinsics, read as the project reads it elsewhere."""
+    loaded: dict[str, Any] = yaml_parse((ROOT / "template.yaml").read_text(encoding="utf-8"))
     return loaded
 
 
@@ -151,7 +134,7 @@ def test_a_policy_is_plain_allows_on_the_api_execute_arn(sid: str) -> None:
 
 
 def test_the_example_prefix_is_what_the_api_execute_arn_output_gives() -> None:
-    value = template()["Outputs"]["ApiExecuteArn"]["Value"]["Sub"]
+    value = template()["Outputs"]["ApiExecuteArn"]["Value"]["Fn::Sub"]
 
     rendered = re.sub(r"\$\{([\w:]+)\}", lambda m: EXAMPLE[m[1]], value)
 
