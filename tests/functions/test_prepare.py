@@ -170,6 +170,22 @@ def test_a_function_or_hook_outside_the_stacks_prefixes_is_refused_before_any_ch
     assert aws.routing() == ("1", {})
 
 
+def test_a_function_of_another_account_is_refused_naming_it_before_any_change(aws, tasks):
+    aws.function(versions=2)
+    aws.create_alias("1")
+    foreign = tasks.function_arn.replace(":123456789012:", ":999999999999:")
+    assert foreign != tasks.function_arn
+
+    with pytest.raises(ValidationError) as refused:
+        tasks.prepare(functionName=foreign)
+
+    ((field, message),) = refused.value.errors
+    assert field == "functionName"
+    assert "account 999999999999" in message
+    assert aws.items() == []
+    assert aws.routing() == ("1", {})
+
+
 def test_a_function_inside_the_prefixes_is_prepared(aws, tasks, monkeypatch: pytest.MonkeyPatch):
     aws.function(versions=2)
     aws.create_alias("1")

@@ -84,3 +84,50 @@ def test_the_prefixes_come_from_the_environment_the_template_gives(
     environ: dict[str, str], expected: Scope
 ) -> None:
     assert Scope.from_environment(environ) == expected
+
+
+STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:lambda-rollouts-rollout"
+
+
+@pytest.mark.parametrize(
+    ("field", "changes"),
+    [
+        pytest.param(
+            "functionName",
+            {"functionName": "arn:aws:lambda:us-east-1:999999999999:function:orders-api"},
+            id="function-of-another-account",
+        ),
+        pytest.param(
+            "functionName",
+            {"functionName": "arn:aws:lambda:eu-west-1:123456789012:function:orders-api"},
+            id="function-in-another-region",
+        ),
+        pytest.param(
+            "hooks.postTraffic",
+            {"hooks": {"postTraffic": "arn:aws:lambda:us-east-1:999999999999:function:h"}},
+            id="hook-of-another-account",
+        ),
+    ],
+)
+def test_an_arn_of_another_account_or_region_is_refused_naming_it(
+    field: str, changes: dict[str, object]
+) -> None:
+    """The roles reach only their own account and region: say so, not "outside the prefix"."""
+    request = parse_request(
+        {"functionName": "orders-api", "alias": "live", "strategy": "AllAtOnce", **changes}
+    )
+
+    with pytest.raises(ValidationError) as refused:
+        Scope(EVERY_FUNCTION, EVERY_FUNCTION).at(STATE_MACHINE).refuse_outside(request)
+
+    ((named, message),) = refused.value.errors
+    assert named == field
+    assert "this stack reaches only account 123456789012 in us-east-1" in message
+
+
+def test_an_arn_at_home_and_a_plain_name_are_judged_by_prefix_only() -> None:
+    scope = Scope("orders-", "orders-").at(STATE_MACHINE)
+
+    assert scope.problems(f"{ARN}orders-api", pre_traffic="orders-smoke") == []
+    assert [f for f, _ in scope.problems(f"{ARN}payments")] == ["functionName"]
+    assert Scope("*", "*").problems("arn:aws:lambda:eu-west-1:999999999999:function:x") == []

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rollouts.errors import ValidationError
 from rollouts.models import RolloutRequest
@@ -43,12 +43,27 @@ def _within(prefix: str, name_or_arn: str) -> bool:
     return prefix == EVERY_FUNCTION or function_name_of(name_or_arn).startswith(prefix)
 
 
+def _region_and_account(arn: str) -> tuple[str, str] | None:
+    """``("us-east-1", "123456789012")`` of an ARN; None for a plain name."""
+    parts = arn.split(":")
+    return (parts[3], parts[4]) if arn.startswith("arn:") and len(parts) > 5 else None
+
+
 @dataclass(frozen=True)
 class Scope:
-    """The two prefixes: ``targets`` (rolled out) and ``hooks`` (invoked)."""
+    """The two prefixes: ``targets`` (rolled out) and ``hooks`` (invoked).
+
+    ``home`` (region, account), when known, is where the stack runs: an ARN naming
+    another region or account is refused too (the roles reach only their own).
+    """
 
     targets: str
     hooks: str
+    home: tuple[str, str] | None = None
+
+    def at(self, stack_arn: str) -> Scope:
+        """This scope, at home where ``stack_arn`` (the state machine, an execution) is."""
+        return replace(self, home=_region_and_account(stack_arn))
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Scope:
@@ -70,6 +85,19 @@ class Scope:
     ) -> list[tuple[str, str]]:
         """Every name outside its prefix, as (field, message) pairs; empty when all are in."""
         found: list[tuple[str, str]] = []
+        named = (("functionName", function_name), ("hooks.preTraffic", pre_traffic))
+        for field, name in (*named, ("hooks.postTraffic", post_traffic)):
+            where = _region_and_account(name) if name else None
+            if where is not None and self.home is not None and where != self.home:
+                found.append(
+                    (
+                        field,
+                        f"names a function of account {where[1]} in {where[0]}: this stack"
+                        f" reaches only account {self.home[1]} in {self.home[0]}",
+                    )
+                )
+        if found:
+            return found
         if not _within(self.targets, function_name):
             found.append(
                 (

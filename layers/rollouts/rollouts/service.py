@@ -122,7 +122,7 @@ def _start(
     scope: Scope,
 ) -> Started:
     request = parse_request(payload)
-    scope.refuse_outside(request)
+    scope.at(state_machine_arn).refuse_outside(request)
     # A lock whose execution has ended is not busy: the new execution cleans it up.
     store.refuse_if_busy(
         lock_key(request.function_name, request.alias),

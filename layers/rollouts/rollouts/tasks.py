@@ -180,7 +180,7 @@ def _prepare(event: dict[str, Any], services: Services, now: datetime) -> Rollou
     request = parse_request(event.get("request"))
     rollout_id = str(event["rolloutId"])
     execution = str(event.get("executionArn", ""))
-    function = _resolve(request, services, rollout_id)
+    function = _resolve(request, services, rollout_id, execution)
     key = lock_key(function.name, request.alias)
     record = services.store.record(rollout_id)
     if record is not None and record.get("status") != RUNNING:
@@ -310,10 +310,14 @@ def _plan(
     return _decided(state, state.progress(), Health(), now)
 
 
-def _resolve(request: RolloutRequest, services: Services, rollout_id: str) -> FunctionInfo:
+def _resolve(
+    request: RolloutRequest, services: Services, rollout_id: str, execution_arn: str = ""
+) -> FunctionInfo:
     """Check that everything the request names exists; collect every problem at once."""
-    # Outside the stack's prefixes: refused before any call (IAM would deny it anyway).
-    services.scope.refuse_outside(request)
+    # Outside the stack's prefixes, account or region: refused before any call (IAM
+    # would deny it anyway, with a less telling error).
+    scope = services.scope.at(execution_arn) if execution_arn else services.scope
+    scope.refuse_outside(request)
     problems: list[tuple[str, str]] = []
     try:
         function = services.lambda_.function(request.function_name)
