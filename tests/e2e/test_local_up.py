@@ -24,10 +24,32 @@ ROOT = Path(__file__).resolve().parents[2]
 ROLLOUTS = Path(sys.executable).with_name("rollouts")
 
 
+def _without_aws_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def piped_demo() -> Iterator[subprocess.Popen[str]]:
+    """`rollouts local demo` as `make demo` runs it, in a process of its own (one emulator
+    per process), started with the module: it runs beside the module's other tests."""
+    process = subprocess.Popen(
+        [str(ROLLOUTS), "local", "demo"],
+        cwd=ROOT,
+        env={**_without_aws_environment(), "COLUMNS": "200"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    yield process
+    if process.poll() is None:
+        process.kill()
+        process.communicate()
+
+
 @pytest.fixture(scope="module")
 def served() -> Iterator[dict[str, Any]]:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
+    env = _without_aws_environment()
     process = subprocess.Popen(
         [str(ROLLOUTS), "local", "up", "--port", str(port), "--time-scale", "0"],
         cwd=ROOT,
@@ -119,20 +141,12 @@ def test_up_refuses_a_taken_port(served: dict[str, Any]) -> None:
     assert f"port {port} on 127.0.0.1 is already in use" in finished.stderr
 
 
-def test_demo_promotes_the_healthy_version_and_rolls_back_the_faulty_one() -> None:
-    # In a process of its own, as `make demo` runs it: one emulator per process.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
-    finished = subprocess.run(
-        [str(ROLLOUTS), "local", "demo"],
-        cwd=ROOT,
-        env={**env, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def test_demo_promotes_the_healthy_version_and_rolls_back_the_faulty_one(
+    piped_demo: subprocess.Popen[str],
+) -> None:
+    text, errors = piped_demo.communicate(timeout=300)
 
-    text = finished.stdout
-    assert finished.returncode == 0, text + finished.stderr
+    assert piped_demo.returncode == 0, text + errors
     assert "SUCCEEDED" in text
     assert "FAILED RolledBack" in text
     assert "alarm orders-api-v3-errors is in ALARM at step 1 of 1 (10% on the target)" in text
@@ -145,7 +159,7 @@ def test_demo_on_a_terminal_shows_live_panels_and_finishes() -> None:
     # handler output through its own stdout: the two must not write into each other.
     import pty
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
+    env = _without_aws_environment()
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
         [str(ROLLOUTS), "local", "demo"],
