@@ -20,13 +20,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 from iam_requests import IamRequest
 from simulator import Decision, Policy, Question, evaluate
+from stack_roles import StackRoles
 
-from rollouts_cli.local.deploy import deploy
-from rollouts_cli.local.engine import LOCAL_CREDENTIALS, LOCAL_PARAMETERS, LocalEngine
+from rollouts_cli.local.engine import LOCAL_PARAMETERS, LocalEngine
 
 pytestmark = pytest.mark.e2e
 
@@ -61,29 +60,19 @@ class Deployed:
 
 
 def _deploy(engine: LocalEngine, region: str, requesters: str) -> Deployed:
-    session = boto3.Session(
-        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        region_name=region,
+    stack = engine.deploy_copy(
+        "buses", region, RolloutRequesters=requesters, AutomaticRollouts="Disabled"
     )
-    parameters = {**LOCAL_PARAMETERS, "RolloutRequesters": requesters}
-    parameters["AutomaticRollouts"] = "Disabled"
-    stack = deploy(engine.root / "template.yaml", "buses", session, engine.endpoint, parameters)
-    events = session.client("events", endpoint_url=engine.endpoint)
-    cloudformation = session.client("cloudformation", endpoint_url=engine.endpoint)
-    policies = {}
-    for name in (stack.outputs["RequestBusName"], stack.outputs["StatusBusName"]):
-        policies[name] = json.loads(events.describe_event_bus(Name=name)["Policy"])
-    resources = cloudformation.describe_stack_resources(StackName=stack.name)["StackResources"]
-    iam = session.client("iam", endpoint_url=engine.endpoint)
-    roles = {
-        r["LogicalResourceId"]: iam.get_role(RoleName=r["PhysicalResourceId"])["Role"]["Arn"]
-        for r in resources
-        if r.get("ResourceType") == "AWS::IAM::Role"
+    session = engine.session(region)
+    stack_roles = StackRoles.load(session, engine.endpoint, stack.name)
+    buses = {
+        name: f"arn:aws:events:{region}:{ACCOUNT}:event-bus/{name}"
+        for name in (stack.outputs["RequestBusName"], stack.outputs["StatusBusName"])
     }
+    events = session.client("events", endpoint_url=engine.endpoint)
     rules = {
         rule["Name"]: (bus, json.loads(rule["EventPattern"])["source"])
-        for bus in ("default", stack.outputs["RequestBusName"], stack.outputs["StatusBusName"])
+        for bus in ("default", *buses)
         for rule in events.list_rules(EventBusName=bus)["Rules"]
         if rule.get("EventPattern")
     }
@@ -92,8 +81,9 @@ def _deploy(engine: LocalEngine, region: str, requesters: str) -> Deployed:
         region=region,
         request_bus=stack.outputs["RequestBusName"],
         status_bus=stack.outputs["StatusBusName"],
-        policies=policies,
-        roles=roles,
+        policies={name: dict(stack_roles.bus_policies[arn]) for name, arn in buses.items()},
+        # SAM names each function's role <function>Role (the state machine's too).
+        roles={f"{role.logical_id}Role": role.arn for role in stack_roles.by_caller.values()},
     )
 
 

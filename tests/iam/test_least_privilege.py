@@ -28,15 +28,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 from iam_requests import IamRequest, UnknownOperationError, Where, requests_for
 from simulator import Decision, Question, evaluate
 from stack_roles import Grant, Role, StackRoles, unexercised_comments
 
 from rollouts_cli.local import timescale
-from rollouts_cli.local.deploy import deploy, project_root
-from rollouts_cli.local.engine import LOCAL_CREDENTIALS, LOCAL_PARAMETERS, LocalEngine
+from rollouts_cli.local.deploy import project_root
+from rollouts_cli.local.engine import LocalEngine
 from rollouts_cli.local.faults import STATES, Call, faults
 from rollouts_cli.local.pytest_plugin import (
     V2,
@@ -511,19 +510,14 @@ SCOPED_REGION = "eu-west-1"
 @pytest.fixture(scope="module")
 def scoped_roles(local_engine: LocalEngine) -> StackRoles:
     """The template deployed again, in another region (inert there), with real prefixes."""
-    session = boto3.Session(
-        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        region_name=SCOPED_REGION,
-    )
-    account = session.client("sts", endpoint_url=local_engine.endpoint).get_caller_identity()[
-        "Account"
-    ]
-    parameters = {key: value.format(account=account) for key, value in LOCAL_PARAMETERS.items()}
-    parameters.update(TargetFunctionNamePrefix="orders-", HookFunctionNamePrefix="orders-hooks-")
     name = "lambda-rollouts-scoped"
-    deploy(TEMPLATE, name, session, local_engine.endpoint, parameters=parameters)
-    return StackRoles.load(session, local_engine.endpoint, name)
+    local_engine.deploy_copy(
+        name,
+        SCOPED_REGION,
+        TargetFunctionNamePrefix="orders-",
+        HookFunctionNamePrefix="orders-hooks-",
+    )
+    return StackRoles.load(local_engine.session(SCOPED_REGION), local_engine.endpoint, name)
 
 
 def _moved(request: IamRequest, old: str, new: str, roles: StackRoles) -> IamRequest:

@@ -311,13 +311,12 @@ def _plan(
 
 
 def _resolve(
-    request: RolloutRequest, services: Services, rollout_id: str, execution_arn: str = ""
+    request: RolloutRequest, services: Services, rollout_id: str, execution_arn: str
 ) -> FunctionInfo:
     """Check that everything the request names exists; collect every problem at once."""
-    # Outside the stack's prefixes, account or region: refused before any call (IAM
-    # would deny it anyway, with a less telling error).
-    scope = services.scope.at(execution_arn) if execution_arn else services.scope
-    scope.refuse_outside(request)
+    # Outside the stack's prefixes, account or region (where the execution runs):
+    # refused before any call (IAM would deny it anyway, with a less telling error).
+    services.scope.at(execution_arn).refuse_outside(request)
     problems: list[tuple[str, str]] = []
     try:
         function = services.lambda_.function(request.function_name)

@@ -175,11 +175,12 @@ class LocalEngine:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def session(self) -> boto3.Session:
+    def session(self, region: str | None = None) -> boto3.Session:
+        """A session on the emulator, in the engine's region unless told another."""
         return boto3.Session(
             aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            region_name=self.region,
+            region_name=region or self.region,
         )
 
     def client(self, service: str) -> Any:
@@ -208,14 +209,20 @@ class LocalEngine:
         return self.info
 
     def _deploy(self) -> None:
+        self.stack = self.deploy_copy(self.stack_name, self.region)
+
+    def deploy_copy(self, stack_name: str, region: str, **changed: str) -> Stack:
+        """``template.yaml`` deployed as ``stack_name`` in ``region``, with the engine's
+        parameters but ``changed``: another region is apart from the engine's own stack
+        (the emulator keeps regions apart), so a test can deploy what it needs to read."""
         account = self.client("sts").get_caller_identity()["Account"]
         parameters = {key: value.format(account=account) for key, value in LOCAL_PARAMETERS.items()}
-        self.stack = deploy(
+        return deploy(
             self.root / "template.yaml",
-            self.stack_name,
-            self.session(),
+            stack_name,
+            self.session(region),
             self.endpoint,
-            parameters=parameters,
+            parameters={**parameters, **changed},
         )
 
     def ensure_deployed(self) -> bool:
