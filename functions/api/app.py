@@ -1,4 +1,4 @@
-"""The REST API for pipelines: start, describe, list and abort rollouts.
+"""The REST API for pipelines: start, describe and list rollouts, and act on a running one.
 
 API Gateway (IAM/SigV4 on every route) proxies each request here; the routes
 parse, call ``rollouts.service`` (the same validation, execution names and
@@ -15,8 +15,20 @@ no route acts on a rollout of another function or alias. Under
   name others. With an ``Idempotency-Key`` header, a retry answers the first 202
   and starts nothing.
 - ``GET /rollouts[?limit=&nextToken=]``: the alias's history.
-- ``GET /rollouts/{rolloutId}``: status, step, weight, steps and checks, reason.
-- ``POST /rollouts/{rolloutId}/abort``: the next look rolls back (409 once it has ended).
+- ``GET /rollouts/{rolloutId}``: status, step, weight, steps and checks, people's
+  requests, what it waits for, and why it ended.
+- ``POST /rollouts/{rolloutId}/abort`` (``{"reason"}`` optional): it rolls back
+  within seconds.
+- ``POST /rollouts/{rolloutId}/pause`` (``{"reason"}`` optional): it holds its weight
+  until resumed or promoted (health is still watched).
+- ``POST /rollouts/{rolloutId}/resume``: a paused rollout goes on.
+- ``POST /rollouts/{rolloutId}/promote`` (``{"full": true}`` optional): its bake or
+  pause ends now and it takes the next step (``full``: 100% at once), health allowing.
+
+Each verb records the caller (its IAM ARN) and wakes the rollout, so that its bake,
+or (for an abort) a hook's wait, ends at once; it answers 202 with what was recorded
+and ``statusUrl``. A verb the rollout cannot take answers 409: it has ended (the
+message says how), or it cannot take it now (resume when not paused).
 
 A rollout id of another function or alias answers 404, as an unknown one does.
 """
@@ -55,7 +67,7 @@ from rollouts.errors import (
     ValidationError,
 )
 from rollouts.notify import StatusEvents
-from rollouts.store import RolloutStore
+from rollouts.store import RolloutStore, TooManyRequestsOnRecordError
 
 logger = Logger()
 tracer = Tracer()
@@ -70,6 +82,8 @@ IDEMPOTENCY_SECONDS = 24 * 60 * 60
 # hook answers RunHook keeps (IDEMPOTENCY#hooks): neither role may write the other's.
 IDEMPOTENCY_PK = "IDEMPOTENCY#api"
 DEFAULT_PAGE_SIZE = 20
+# A verb's reason, as the record keeps it.
+REASON_LIMIT = 1000
 UNKNOWN_CALLER = "unknown caller"
 # Every operation requires SigV4 (API Gateway's AWS_IAM authorization); see api/openapi.yaml.
 SIGV4: list[dict[str, list[str]]] = [{"sigv4": []}]
@@ -125,6 +139,41 @@ def _json_body(required: bool) -> Any:
         return json.loads(body)
     except ValueError as error:
         raise ValidationError("body", f"is not JSON ({error})") from None
+
+
+# What a verb's body may hold: each field's check, and what to say when it fails.
+BodyField = tuple[Callable[[Any], bool], str]
+REASON: BodyField = (
+    lambda value: isinstance(value, str) and len(value) <= REASON_LIMIT,
+    f"must be a text of at most {REASON_LIMIT} characters",
+)
+FULL: BodyField = (
+    lambda value: isinstance(value, bool),
+    "must be true (to 100% now) or false (the next step)",
+)
+
+
+def _verb_body(example: str, **accepted: BodyField) -> dict[str, Any]:
+    """A verb's optional body: a JSON object of ``accepted`` fields only, each valid.
+
+    No body is ``{}``, and a field given as null is left out. A 400 names ``body``
+    when it is not a JSON object, else every unknown field and every bad value.
+    """
+    body = _json_body(required=False)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise ValidationError("body", f"must be a JSON object, e.g. {example}")
+    known = f"accepted: {', '.join(accepted)}" if accepted else "this takes no fields"
+    errors = [(name, f"unknown field; {known}") for name in body if name not in accepted]
+    errors += [
+        (name, message)
+        for name, (valid, message) in accepted.items()
+        if body.get(name) is not None and not valid(body[name])
+    ]
+    if errors:
+        raise ValidationError.from_errors(errors)
+    return {name: value for name, value in body.items() if value is not None}
 
 
 def _status_url(function_name: str, alias: str, rollout_id: str) -> str:
@@ -289,9 +338,25 @@ def describe_rollout(
     return _json(HTTPStatus.OK, described)
 
 
+def _accepted(
+    verb: str, answer: dict[str, Any], function_name: str, alias: str
+) -> Response[dict[str, Any]]:
+    """202: what the service recorded, and where to follow the rollout."""
+    rollout_id = answer["rolloutId"]
+    metrics.add_metric(name=f"Rollout{verb.title()}sRequested", unit=MetricUnit.Count, value=1)
+    log = logger.warning if verb == "abort" else logger.info
+    log(f"{verb} requested", extra={"rolloutId": rollout_id, "caller": _caller()})
+    return _json(
+        HTTPStatus.ACCEPTED,
+        {**answer, "statusUrl": _status_url(function_name, alias, rollout_id)},
+    )
+
+
+# Each verb wakes the rollout through Step Functions (its bake, or a hook's wait for
+# an abort, ends at once); without the wake it would act at its next health check.
 @app.post(
     f"{ALIAS_ROUTE}/<rolloutId>/abort",
-    summary="Abort a rollout of the alias: its next look rolls back",
+    summary="Abort a rollout of the alias: it rolls back within seconds",
     operation_id="abortRollout",
     security=SIGV4,
     tags=["rollouts"],
@@ -303,31 +368,101 @@ def abort_rollout(
     rolloutId: str,  # noqa: N803
 ) -> Response[dict[str, Any]]:
     _refuse_bad_path(functionName, alias)
-    body = _json_body(required=False) or {}
-    if not isinstance(body, dict):
-        raise ValidationError("body", 'must be a JSON object, e.g. {"reason": "..."}')
-    unknown = [(name, "unknown field; accepted: reason") for name in body if name != "reason"]
-    if unknown:
-        raise ValidationError.from_errors(unknown)
-    reason = body.get("reason")
-    if reason is not None and (not isinstance(reason, str) or len(reason) > 1000):
-        raise ValidationError("reason", "must be a text of at most 1000 characters")
-    caller = _caller()
+    body = _verb_body('{"reason": "..."}', reason=REASON)
     answer = service.abort_rollout(
         rolloutId,
-        caller,
-        reason,
+        _caller(),
+        body.get("reason"),
         _store(),
         datetime.now(UTC),
+        sfn=client("stepfunctions", retries=CALLER),
         function_name=functionName,
         alias=alias,
     )
-    metrics.add_metric(name="RolloutAbortsRequested", unit=MetricUnit.Count, value=1)
-    logger.warning("abort requested", extra={"rolloutId": rolloutId, "caller": caller})
-    return _json(
-        HTTPStatus.ACCEPTED,
-        {**answer, "statusUrl": _status_url(functionName, alias, rolloutId)},
+    return _accepted("abort", answer, functionName, alias)
+
+
+@app.post(
+    f"{ALIAS_ROUTE}/<rolloutId>/pause",
+    summary="Pause a rollout of the alias: it holds its weight until resumed or promoted",
+    operation_id="pauseRollout",
+    security=SIGV4,
+    tags=["rollouts"],
+)
+@tracer.capture_method
+def pause_rollout(
+    functionName: str,  # noqa: N803 (the path's names)
+    alias: str,
+    rolloutId: str,  # noqa: N803
+) -> Response[dict[str, Any]]:
+    _refuse_bad_path(functionName, alias)
+    body = _verb_body('{"reason": "..."}', reason=REASON)
+    answer = service.pause_rollout(
+        rolloutId,
+        _caller(),
+        body.get("reason"),
+        _store(),
+        datetime.now(UTC),
+        sfn=client("stepfunctions", retries=CALLER),
+        function_name=functionName,
+        alias=alias,
     )
+    return _accepted("pause", answer, functionName, alias)
+
+
+@app.post(
+    f"{ALIAS_ROUTE}/<rolloutId>/resume",
+    summary="Resume a paused rollout of the alias",
+    operation_id="resumeRollout",
+    security=SIGV4,
+    tags=["rollouts"],
+)
+@tracer.capture_method
+def resume_rollout(
+    functionName: str,  # noqa: N803 (the path's names)
+    alias: str,
+    rolloutId: str,  # noqa: N803
+) -> Response[dict[str, Any]]:
+    _refuse_bad_path(functionName, alias)
+    _verb_body("{} (or no body)")
+    answer = service.resume_rollout(
+        rolloutId,
+        _caller(),
+        _store(),
+        datetime.now(UTC),
+        sfn=client("stepfunctions", retries=CALLER),
+        function_name=functionName,
+        alias=alias,
+    )
+    return _accepted("resume", answer, functionName, alias)
+
+
+@app.post(
+    f"{ALIAS_ROUTE}/<rolloutId>/promote",
+    summary="Promote a rollout of the alias: the next step now, or 100% with full",
+    operation_id="promoteRollout",
+    security=SIGV4,
+    tags=["rollouts"],
+)
+@tracer.capture_method
+def promote_rollout(
+    functionName: str,  # noqa: N803 (the path's names)
+    alias: str,
+    rolloutId: str,  # noqa: N803
+) -> Response[dict[str, Any]]:
+    _refuse_bad_path(functionName, alias)
+    body = _verb_body('{"full": true}', full=FULL)
+    answer = service.promote_rollout(
+        rolloutId,
+        _caller(),
+        _store(),
+        datetime.now(UTC),
+        full=body.get("full", False),
+        sfn=client("stepfunctions", retries=CALLER),
+        function_name=functionName,
+        alias=alias,
+    )
+    return _accepted("promote", answer, functionName, alias)
 
 
 # -- errors ---------------------------------------------------------------------------
@@ -355,7 +490,9 @@ def not_found(error: NotFoundError) -> Response[dict[str, Any]]:
     return _message(HTTPStatus.NOT_FOUND, error)
 
 
-@_handles(RolloutInProgressError, service.RolloutEndedError)
+# A busy alias; a verb on a rollout that ended (the message says how) or cannot take it
+# now (resume when not paused); a record that holds all the requests it may.
+@_handles(RolloutInProgressError, service.VerbRefusedError, TooManyRequestsOnRecordError)
 def conflict(error: Exception) -> Response[dict[str, Any]]:
     return _message(HTTPStatus.CONFLICT, error)
 

@@ -1,4 +1,4 @@
-"""CheckHealth: read alarms, abort requests and the alias after a bake wait; decide."""
+"""Bake / CheckHealth: begin a bake's wait; after it, read alarms, requests and alias; decide."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from rollouts import tasks
-from rollouts.events import TaskEvent
+from rollouts.events import BakeEvent
 
 logger = Logger()
 tracer = Tracer()
@@ -19,9 +19,14 @@ metrics = Metrics()
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_parser(model=TaskEvent)
-def lambda_handler(event: TaskEvent, context: LambdaContext) -> dict[str, Any]:
-    state = tasks.check(event.rollout, tasks.Services.from_environment(), datetime.now(UTC))
+@event_parser(model=BakeEvent)
+def lambda_handler(event: BakeEvent, context: LambdaContext) -> dict[str, Any]:
+    services = tasks.Services.from_environment()
+    if event.bake_token is not None:
+        waiting = tasks.bake(event.rollout, event.bake_token, services, datetime.now(UTC))
+        logger.info("baking", extra={"rolloutId": event.rollout.rollout_id, **waiting})
+        return waiting
+    state = tasks.check(event.rollout, services, datetime.now(UTC), event.wake)
     metrics.add_metric(name="HealthChecks", unit=MetricUnit.Count, value=1)
     logger.info(state.summary, extra={"rolloutId": state.rollout_id, "action": state.action})
     return state.as_json()

@@ -22,7 +22,7 @@ metrics = Metrics()
 @event_parser(model=EndEvent)
 def lambda_handler(event: EndEvent, context: LambdaContext) -> dict[str, Any]:
     rollout = event.rollout
-    why = tasks.failure_reason(event.failure, rollout)
+    why = tasks.failure_reason(event.failure, rollout, event.failed_task)
     outcome = tasks.conclude(
         event.rollout_id,
         rollout,

@@ -1,4 +1,4 @@
-"""RunPreTrafficHook / RunPostTrafficHook: invoke the user's hook and judge its answer."""
+"""RunPreTrafficHook / RunPostTrafficHook: invoke the user's hook; JudgeXHook: judge its answer."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -21,16 +21,22 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=HookEvent)
 def lambda_handler(event: HookEvent, context: LambdaContext) -> dict[str, Any]:
+    services = tasks.Services.from_environment()
+    extra = {"rolloutId": event.rollout.rollout_id, "lifecycleEvent": event.lifecycle_event}
+    if event.judge:
+        state = tasks.judge_hook(
+            event.rollout, event.lifecycle_event, event.answer, services, datetime.now(UTC)
+        )
+        logger.info("hook passed", extra=extra)
+        metrics.add_metric(name="HooksPassed", unit=MetricUnit.Count, value=1)
+        return state.as_json()
     state = tasks.run_hook(
         event.rollout,
         event.lifecycle_event,
-        tasks.Services.from_environment(),
+        services,
         datetime.now(UTC),
         context=context,
+        token=event.callback_token,
     )
-    logger.info(
-        "hook passed",
-        extra={"rolloutId": state.rollout_id, "lifecycleEvent": event.lifecycle_event},
-    )
-    metrics.add_metric(name="HooksPassed", unit=MetricUnit.Count, value=1)
+    logger.info("hook invoked", extra=extra)
     return state.as_json()

@@ -1,4 +1,5 @@
-"""The ``rollouts`` command line: start, follow, inspect and abort rollouts; plan a strategy.
+"""The ``rollouts`` command line: start, follow, inspect, pause, resume, promote and abort
+rollouts, answer for a hook; plan a strategy.
 
 Every command that talks to the control plane finds it by stack name (the
 stack's outputs name the state machine and the table) on AWS, or on the local
@@ -16,28 +17,44 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, NoReturn
+from urllib.parse import urlparse
 
 import click
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConnectTimeoutError,
     EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
+    ReadTimeoutError,
 )
 from rich.console import Console
 
-from rollouts.errors import AwsError, NotFoundError, RolloutInProgressError, ValidationError
-from rollouts.plan import plan as plan_steps
-from rollouts.plan import total_bake_seconds
+from rollouts.errors import (
+    AwsError,
+    NotFoundError,
+    RolloutInProgressError,
+    ValidationError,
+)
+from rollouts.models import parse_request
+from rollouts.plan import (
+    HISTORY_EVENT_LIMIT,
+    estimate_history_events,
+    history_budget,
+)
 from rollouts.service import (
     RolloutEndedError,
+    VerbRefusedError,
     abort_rollout,
     describe_rollout,
     list_rollouts,
+    pause_rollout,
+    promote_rollout,
+    report_hook,
+    resume_rollout,
     start_rollout,
 )
-from rollouts.strategy import parse_strategy
 from rollouts_cli.follow import follow
 from rollouts_cli.stack import (
     DEFAULT_STACK_NAME,
@@ -48,7 +65,11 @@ from rollouts_cli.stack import (
 )
 from rollouts_cli.timeline import render, timeline
 from rollouts_cli.views import (
+    ended,
     list_lines,
+    live_document,
+    plan_document,
+    plan_lines,
     refusal_document,
     rollout_lines,
     started_document,
@@ -74,7 +95,9 @@ Exit codes:
   3  the rollout ended without promotion: rolled back, drifted, aborted,
      timed out
   4  refused before anything changed: bad input (the field is named), busy
-     alias (the holder is named), abort of an ended rollout"""
+     alias (the holder is named); pause, resume, promote, abort or
+     hook-result of an ended rollout (RolloutEnded), or one that does not
+     apply now: resume when not paused, hook-result with no hook waiting"""
 
 # How often --wait polls: the local engine compresses time, AWS bakes for minutes.
 LOCAL_POLL_SECONDS = 0.2
@@ -107,18 +130,25 @@ def aws_failure(error: Exception) -> str:
             "AWS_ACCESS_KEY_ID), or pass --endpoint-url for the local engine"
         )
     if isinstance(error, NoRegionError):
-        return "no AWS region: pass --region or set AWS_REGION"
-    if isinstance(error, EndpointConnectionError):
+        # botocore reads AWS_DEFAULT_REGION (and the config file), not AWS_REGION.
+        return (
+            "no AWS region: pass --region, or set AWS_DEFAULT_REGION or a region in ~/.aws/config"
+        )
+    if isinstance(error, EndpointConnectionError | ConnectTimeoutError):
         return (
             f"cannot reach {error.kwargs.get('endpoint_url')}: the connection failed "
             "(is it running, and is the URL right?)"
         )
+    if isinstance(error, ReadTimeoutError):
+        return f"{error.kwargs.get('endpoint_url')} did not answer in time"
     if isinstance(error, ClientError):
         details = error.response.get("Error", {})
         return (
             f"AWS answered {details.get('Code', 'an error')}: {details.get('Message', '')} "
             f"({error.operation_name})"
         )
+    if isinstance(error, AwsError) and isinstance(error.__cause__, BotoCoreError | ClientError):
+        return aws_failure(error.__cause__)  # the service's named error, from botocore's
     return f"AWS call failed: {error}"
 
 
@@ -173,6 +203,16 @@ def output_option(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
+def _endpoint_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An endpoint URL botocore can use (``http://127.0.0.1:4566``), or a usage error."""
+    if value is None:
+        return None
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise click.BadParameter(f"must be a URL like http://127.0.0.1:4566, not {value}")
+    return value
+
+
 def control_plane_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--stack-name``, ``--endpoint-url`` and ``--region``, handed in as one ``where``."""
 
@@ -183,6 +223,7 @@ def control_plane_options(command: Callable[..., Any]) -> Callable[..., Any]:
     @click.option(
         "--endpoint-url",
         envvar="ROLLOUTS_ENDPOINT_URL",
+        callback=_endpoint_url,
         help="Talk to this endpoint instead of AWS, e.g. the local engine "
         "(no AWS credentials needed).  [env: ROLLOUTS_ENDPOINT_URL]",
     )
@@ -220,11 +261,20 @@ class Where:
         return LOCAL_POLL_SECONDS if self.connection.endpoint_url else AWS_POLL_SECONDS
 
     def describe(
-        self, rollout_id: str, *, function_name: str | None = None, alias: str | None = None
+        self,
+        rollout_id: str,
+        *,
+        function_name: str | None = None,
+        alias: str | None = None,
+        live: bool = False,
     ) -> dict[str, Any]:
-        """The rollout; with ``function_name``/``alias``, NotFoundError for another's."""
+        """The rollout; with ``function_name``/``alias``, NotFoundError for another's.
+
+        With ``live``, also where its alias is now (``live``, read from Lambda), and,
+        once ended, whether it was promoted when it ended (``promoted``).
+        """
         plane = self.plane
-        return describe_rollout(
+        described = describe_rollout(
             rollout_id,
             plane.store,
             plane.sfn,
@@ -232,6 +282,33 @@ class Where:
             function_name=function_name,
             alias=alias,
         )
+        if live:
+            described = self.with_live(described)
+        return described
+
+    def with_live(self, described: dict[str, Any]) -> dict[str, Any]:
+        """``described`` with ``live`` (where its alias is now) and, once ended, ``promoted``."""
+        function_name, alias = described.get("functionName"), described.get("alias")
+        if not function_name or not alias:
+            return described
+        try:
+            config = self.connection.client("lambda").get_alias(
+                FunctionName=function_name, Name=alias
+            )
+        except ClientError as error:
+            code = str(error.response.get("Error", {}).get("Code"))
+            if code != "ResourceNotFoundException":
+                # Not ours to read (IAM): say so, rather than fail the whole status.
+                return {**described, "live": None, "liveUnknown": f"{code} from GetAlias"}
+            config = None
+        described = {
+            **described,
+            "live": live_document(config, described.get("fromVersion"), described.get("toVersion")),
+        }
+        if "promoted" not in described and ended(described):
+            record = self.plane.store.record(str(described["rolloutId"])) or {}
+            described["promoted"] = bool((record.get("state") or {}).get("promoted"))
+        return described
 
 
 def belongs_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -281,33 +358,65 @@ def main() -> None:
     """
 
 
+# Placeholders for what ``plan`` needs no value of: the request model checks them too.
+_PLAN_FUNCTION = "plan"
+_PLAN_ALIAS = "plan"
+# The fields ``plan`` validates, as ``start`` does.
+_PLAN_FIELDS = ("strategy", "checkIntervalSeconds")
+
+
+def plan_request(strategy: str, check_interval: int | None) -> RolloutRequest:
+    """The strategy and check interval validated as ``start`` would: ValidationError naming them.
+
+    The function and alias are placeholders; only problems with the strategy and the
+    check interval are reported.
+    """
+    request: dict[str, Any] = {
+        "functionName": _PLAN_FUNCTION,
+        "alias": _PLAN_ALIAS,
+        "strategy": strategy_value(strategy),
+    }
+    if check_interval is not None:
+        request["checkIntervalSeconds"] = check_interval
+    try:
+        return parse_request(request)
+    except ValidationError as error:
+        mine = [(f, m) for f, m in error.errors if f.startswith(_PLAN_FIELDS)]
+        raise ValidationError.from_errors(mine or error.errors, omitted=error.omitted) from None
+
+
 @main.command("plan", epilog=EXIT_CODES_HELP)
 @click.option("--strategy", "-s", required=True, help="A strategy name or a JSON step list.")
+@click.option(
+    "--check-interval",
+    type=int,
+    help="Seconds between health checks while baking (checkIntervalSeconds, 1..3600); "
+    "default 60, widened when a long plan needs it.",
+)
 @output_option
-def plan_command(strategy: str, output: str) -> None:
-    """Print the steps a strategy would follow; starts nothing."""
+def plan_command(strategy: str, check_interval: int | None, output: str) -> None:
+    """Print the steps a strategy would follow, and when it would check health; starts nothing.
+
+    Refuses (exit 4, naming the field) what start would refuse for this strategy and
+    check interval, and estimates the execution history events the rollout would use.
+    """
     try:
-        parsed = parse_strategy(strategy_value(strategy))
+        request = plan_request(strategy, check_interval)
     except ValidationError as error:
         refuse(output, "ValidationError", str(error), list(error.errors))
-    steps = plan_steps(parsed)
+    steps = request.steps
+    interval = request.resolved_check_interval_seconds
+    events = estimate_history_events(steps, interval)
+    name = request.strategy.name
     if output == "json":
-        click.echo(
-            json.dumps(
-                {"steps": [{"weight": s.weight, "bakeSeconds": s.bake_seconds} for s in steps]}
-            )
-        )
+        click.echo(json.dumps(plan_document(name, steps, interval, events, history_budget())))
         return
-    console.print(f"[bold]{parsed.name}[/]")
-    elapsed = 0
-    for number, step in enumerate(steps, start=1):
-        console.print(
-            f"  {elapsed:>6} s  step {number}: {step.weight:>2}% on the target, "
-            f"bake {step.bake_seconds} s"
-        )
-        elapsed += step.bake_seconds
-    console.print(f"  {elapsed:>6} s  promote: 100% on the target")
-    console.print(f"  total bake: {total_bake_seconds(steps)} s")
+    lines = plan_lines(
+        name, steps, interval, check_interval, events, history_budget(), HISTORY_EVENT_LIMIT
+    )
+    console.print(f"[bold]{lines[0]}[/]", highlight=False)
+    for text in lines[1:]:
+        console.print(text, highlight=False, markup=False)
 
 
 def build_request(
@@ -319,8 +428,15 @@ def build_request(
     pre_traffic: str | None,
     post_traffic: str | None,
     check_interval: int | None,
+    *,
+    create_alias: bool = False,
+    pre_traffic_timeout: int | None = None,
+    post_traffic_timeout: int | None = None,
 ) -> dict[str, Any]:
-    """The execution input, exactly as the contract spells it; absent options are left out."""
+    """The execution input, exactly as the contract spells it; absent options are left out.
+
+    A hook given a timeout is sent as ``{"function": name, "timeoutSeconds": N}``.
+    """
     request: dict[str, Any] = {
         "functionName": function_name,
         "alias": alias,
@@ -328,13 +444,17 @@ def build_request(
     }
     if version is not None:
         request["version"] = version
+    if create_alias:
+        request["createAlias"] = True
     if alarms:
         request["alarms"] = list(alarms)
-    hooks = {
-        key: value
-        for key, value in (("preTraffic", pre_traffic), ("postTraffic", post_traffic))
-        if value is not None
-    }
+    hooks: dict[str, Any] = {}
+    for key, hook, timeout in (
+        ("preTraffic", pre_traffic, pre_traffic_timeout),
+        ("postTraffic", post_traffic, post_traffic_timeout),
+    ):
+        if hook is not None:
+            hooks[key] = hook if timeout is None else {"function": hook, "timeoutSeconds": timeout}
     if hooks:
         request["hooks"] = hooks
     if check_interval is not None:
@@ -344,7 +464,17 @@ def build_request(
 
 @main.command("start", epilog=EXIT_CODES_HELP)
 @click.option("--function", "function_name", required=True, help="Function name or ARN.")
-@click.option("--alias", required=True, help="The alias to move (created on a first deploy).")
+@click.option(
+    "--alias",
+    required=True,
+    help="The alias to move. It must exist, unless --create-alias (a first deploy).",
+)
+@click.option(
+    "--create-alias",
+    is_flag=True,
+    help="A first deploy: create the alias on the target (after the PreTraffic hook). "
+    "Without it a missing alias is refused, so that a typo never creates one.",
+)
 @click.option("--version", help="A published version; omit it to publish $LATEST.")
 @click.option(
     "--strategy",
@@ -355,7 +485,17 @@ def build_request(
 )
 @click.option("--alarm", "alarms", multiple=True, help="A CloudWatch alarm to watch (repeatable).")
 @click.option("--pre-traffic", help="PreTraffic hook function.")
+@click.option(
+    "--pre-traffic-timeout",
+    type=int,
+    help="Seconds the PreTraffic hook has to answer (default: an hour).",
+)
 @click.option("--post-traffic", help="PostTraffic hook function.")
+@click.option(
+    "--post-traffic-timeout",
+    type=int,
+    help="Seconds the PostTraffic hook has to answer (default: an hour).",
+)
 @click.option(
     "--check-interval",
     type=int,
@@ -374,11 +514,14 @@ def start_command(
     output: str,
     function_name: str,
     alias: str,
+    create_alias: bool,
     version: str | None,
     strategy: str,
     alarms: tuple[str, ...],
     pre_traffic: str | None,
+    pre_traffic_timeout: int | None,
     post_traffic: str | None,
+    post_traffic_timeout: int | None,
     check_interval: int | None,
     wait: bool,
     timeout: float | None,
@@ -386,12 +529,19 @@ def start_command(
     """Start a rollout; --wait follows it live.
 
     The options spell the execution input contract. A bad field or a busy
-    alias is refused (exit 4) before anything starts. Without --wait it prints
-    the started rollout and exits 0. With --wait it follows the rollout live
-    (step, traffic, time left in the bake, health) and exits by its outcome.
+    alias is refused (exit 4) before anything starts. The first line printed
+    names the rollout ("rollout ID started"; on stderr with --output json and
+    --wait). Without --wait it then exits 0. With --wait it follows the rollout
+    live (step, traffic, time left in the bake, health) and exits by its outcome.
     """
     if timeout is not None and not wait:
         raise click.UsageError("--timeout only applies with --wait")
+    for option, hook, hook_timeout in (
+        ("--pre-traffic", pre_traffic, pre_traffic_timeout),
+        ("--post-traffic", post_traffic, post_traffic_timeout),
+    ):
+        if hook_timeout is not None and hook is None:
+            raise click.UsageError(f"{option}-timeout needs {option}")
     try:
         request = build_request(
             function_name,
@@ -402,6 +552,9 @@ def start_command(
             pre_traffic,
             post_traffic,
             check_interval,
+            create_alias=create_alias,
+            pre_traffic_timeout=pre_traffic_timeout,
+            post_traffic_timeout=post_traffic_timeout,
         )
         # Validated by start_rollout, as every way in is, within the stack's prefixes.
         plane = where.plane
@@ -417,25 +570,26 @@ def start_command(
             output,
             started.as_json(),
             [
-                f"started {started.rollout_id}  RUNNING",
+                f"rollout {started.rollout_id} started",
                 f"  execution  {started.execution_arn}",
                 f"  follow it: rollouts status {started.rollout_id}",
             ],
         )
         return
+    # First, before the live view: a pipeline killed while it waits still has the id.
+    click.echo(f"rollout {started.rollout_id} started", err=output == "json")
     progress_view = errors if output == "json" else console
     try:
-        described, ended = follow(
-            lambda: where.describe(started.rollout_id),
+        described, finished = follow(
+            lambda: _followed(where, started.rollout_id),
             progress_view,
             where.poll_seconds,
             timeout,
         )
     except KeyboardInterrupt:
-        described, ended = where.describe(started.rollout_id), False
-    document = started_document(described, ended)
-    emit(output, document, rollout_lines(described))
-    if not ended:
+        described, finished = where.describe(started.rollout_id, live=True), False
+    emit(output, started_document(described, finished), rollout_lines(described))
+    if not finished:
         raise CliFailed(
             f"stopped waiting: rollout {started.rollout_id} is still running. "
             f"Check it with: rollouts status {started.rollout_id}",
@@ -443,12 +597,18 @@ def start_command(
     sys.exit(exit_code_for(described))
 
 
-def _timeline(plane: ControlPlane, execution_arn: str) -> list[str]:
+def _followed(where: Where, rollout_id: str) -> dict[str, Any]:
+    """The rollout as the live view shows it: once ended, with where its alias is now."""
+    described = where.describe(rollout_id)
+    return where.with_live(described) if ended(described) else described
+
+
+def _timeline(plane: ControlPlane, execution_arn: str, requests: list[dict[str, Any]]) -> list[str]:
     events: list[dict[str, Any]] = []
     paginator = plane.sfn.get_paginator("get_execution_history")
     for page in paginator.paginate(executionArn=execution_arn):
         events.extend(page["events"])
-    return render(timeline(events))
+    return render(timeline(events, requests))
 
 
 @main.command("status", epilog=EXIT_CODES_HELP)
@@ -463,21 +623,22 @@ def status_command(
     function_name: str | None,
     alias: str | None,
 ) -> None:
-    """Show a rollout, its steps and its checks.
+    """Show a rollout, its steps and its checks, and where its alias is now.
 
-    Where it is or how it ended, the steps taken, the latest health checks and
-    (in text) the timeline of its execution. With --function and/or --alias, a
+    Where it is or how it ended, where the alias sends traffic now (read from
+    Lambda: "live"), the steps taken, the latest health checks and (in text) the
+    timeline of its execution and of the requests people made. With --function and/or --alias, a
     rollout of another function or alias is "no rollout ID for F:A".
     Exits 0 for any rollout found, whatever its outcome; 1 when there is none.
     """
     try:
-        described = where.describe(rollout_id, function_name=function_name, alias=alias)
+        described = where.describe(rollout_id, function_name=function_name, alias=alias, live=True)
     except NotFoundError as error:
         fail(output, "NotFound", str(error))
     if output == "json":
         emit(output, described, [])
         return
-    moments = _timeline(where.plane, described["executionArn"])
+    moments = _timeline(where.plane, described["executionArn"], described.get("requests") or [])
     emit(
         output,
         described,
@@ -511,12 +672,59 @@ def list_command(
     emit(output, {"rollouts": items, "nextToken": token}, list_lines(items, token))
 
 
+def caller(where: Where) -> str:
+    """Who is asking: the caller's ARN (STS GetCallerIdentity), recorded with the request."""
+    return str(where.connection.client("sts").get_caller_identity()["Arn"])
+
+
+def _position(answer: dict[str, Any]) -> str:
+    """``at 10% on the target (step 1)`` or ``before traffic moves``, from a verb's answer."""
+    step = int(answer.get("step") or 0)
+    if not step:
+        return "before traffic moves"
+    return f"at {answer.get('weight') or 0}% on the target (step {step})"
+
+
+def act(
+    where: Where,
+    output: str,
+    request: Callable[[str, ControlPlane], dict[str, Any]],
+    lines: Callable[[dict[str, Any], str], list[str]],
+) -> None:
+    """Run one verb on a rollout as the caller; say what was asked and what happens next.
+
+    Exit 1 when there is no such rollout (or it is another alias's), 4 when it has
+    ended (RolloutEnded) or the verb does not apply now (VerbRefused), 2 for a bad
+    option (the service names the field; the option of that name is named).
+    """
+    plane = where.plane
+    by = caller(where)
+    try:
+        answer = request(by, plane)
+    except NotFoundError as error:
+        fail(output, "NotFound", str(error))
+    except RolloutEndedError as error:
+        refuse(output, "RolloutEnded", str(error))
+    except VerbRefusedError as error:
+        refuse(output, "VerbRefused", str(error))
+    except ValidationError as error:
+        raise click.BadParameter(error.message, param_hint=f"--{error.field}") from error
+    emit(output, answer, lines(answer, by))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def verb_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The rollout id, ``--function``/``--alias``, the control plane's options, ``--output``."""
+    command = output_option(control_plane_options(belongs_options(command)))
+    return click.argument("rollout_id")(command)
+
+
 @main.command("abort", epilog=EXIT_CODES_HELP)
-@click.argument("rollout_id")
 @click.option("--reason", help="Why: recorded, and part of the rollout's cause.")
-@belongs_options
-@control_plane_options
-@output_option
+@verb_options
 def abort_command(
     where: Where,
     output: str,
@@ -525,38 +733,209 @@ def abort_command(
     function_name: str | None,
     alias: str | None,
 ) -> None:
-    """Ask a running rollout to roll back.
+    """Roll a running rollout back now.
 
-    Its next health check acts on it. Recorded with your identity (STS
-    GetCallerIdentity). With --function and/or --alias, a rollout of another
-    function or alias is not found, and nothing is recorded. Exits 0 when
-    requested, 4 when the rollout has already ended, 1 when there is no such
-    rollout.
+    It is woken at once: its bake (or a hook's wait) ends and it rolls back
+    within seconds. Recorded with your identity (STS GetCallerIdentity). With
+    --function and/or --alias, a rollout of another function or alias is not
+    found, and nothing is recorded. Exits 0 when requested, 4 when the rollout
+    has already ended, 1 when there is no such rollout.
     """
-    plane = where.plane
-    by = str(where.connection.client("sts").get_caller_identity()["Arn"])
-    try:
-        answer = abort_rollout(
+
+    def request(by: str, plane: ControlPlane) -> dict[str, Any]:
+        return abort_rollout(
             rollout_id,
             by,
             reason,
             plane.store,
-            datetime.now(UTC),
+            _now(),
+            sfn=plane.sfn,
             function_name=function_name,
             alias=alias,
         )
-    except NotFoundError as error:
-        fail(output, "NotFound", str(error))
-    except RolloutEndedError as error:
-        refuse(output, "RolloutEnded", str(error))
-    emit(
+
+    act(
+        where,
         output,
-        answer,
-        [
-            f"abort requested for {rollout_id} by {by} at {answer['at']}",
-            f"  it rolls back at its next health check; follow it: rollouts status {rollout_id}",
+        request,
+        lambda answer, by: [
+            f"abort requested for {rollout_id} by {by}",
+            f"  it rolls back within seconds; follow it: rollouts status {rollout_id}",
         ],
     )
+
+
+@main.command("pause", epilog=EXIT_CODES_HELP)
+@click.option("--reason", help="Why: recorded, and shown by status.")
+@verb_options
+def pause_command(
+    where: Where,
+    output: str,
+    rollout_id: str,
+    reason: str | None,
+    function_name: str | None,
+    alias: str | None,
+) -> None:
+    """Hold a running rollout at its weight until resumed.
+
+    Traffic stays where it is; health is still checked (a firing alarm still rolls
+    back). Exits 0 when paused, 4 when the rollout has ended, 1 when there is none.
+    """
+
+    def request(by: str, plane: ControlPlane) -> dict[str, Any]:
+        return pause_rollout(
+            rollout_id,
+            by,
+            reason,
+            plane.store,
+            _now(),
+            sfn=plane.sfn,
+            function_name=function_name,
+            alias=alias,
+        )
+
+    act(
+        where,
+        output,
+        request,
+        lambda answer, by: [
+            f"paused {rollout_id} {_position(answer)} by {by}",
+            "  traffic stays there and health is still checked; "
+            f"resume it: rollouts resume {rollout_id}",
+        ],
+    )
+
+
+@main.command("resume", epilog=EXIT_CODES_HELP)
+@verb_options
+def resume_command(
+    where: Where,
+    output: str,
+    rollout_id: str,
+    function_name: str | None,
+    alias: str | None,
+) -> None:
+    """Let a paused rollout go on: its bake continues where it was paused.
+
+    Exits 0 when resumed, 4 when it is not paused or has ended, 1 when there is none.
+    """
+
+    def request(by: str, plane: ControlPlane) -> dict[str, Any]:
+        return resume_rollout(
+            rollout_id,
+            by,
+            plane.store,
+            _now(),
+            sfn=plane.sfn,
+            function_name=function_name,
+            alias=alias,
+        )
+
+    act(
+        where,
+        output,
+        request,
+        lambda answer, by: [
+            f"resumed {rollout_id} {_position(answer)} by {by}",
+            f"  its bake goes on where it was paused; follow it: rollouts status {rollout_id}",
+        ],
+    )
+
+
+@main.command("promote", epilog=EXIT_CODES_HELP)
+@click.option(
+    "--full", is_flag=True, help="Go to 100% on the target now, skipping every step left."
+)
+@verb_options
+def promote_command(
+    where: Where,
+    output: str,
+    rollout_id: str,
+    full: bool,
+    function_name: str | None,
+    alias: str | None,
+) -> None:
+    """End the current bake or pause now and go to the next step (--full: to 100%).
+
+    Health is still checked first: a firing alarm rolls back instead. It also ends
+    a pause. Exits 0 when requested, 4 when the rollout has ended, 1 when there is none.
+    """
+
+    def request(by: str, plane: ControlPlane) -> dict[str, Any]:
+        return promote_rollout(
+            rollout_id,
+            by,
+            plane.store,
+            _now(),
+            full=full,
+            sfn=plane.sfn,
+            function_name=function_name,
+            alias=alias,
+        )
+
+    def lines(answer: dict[str, Any], by: str) -> list[str]:
+        then = (
+            "it goes to 100% on the target within seconds, skipping the steps left"
+            if full
+            else "it goes to the next step within seconds (after the last: 100% on the target)"
+        )
+        return [
+            f"{'full promotion' if full else 'promotion'} requested for {rollout_id} "
+            f"{_position(answer)} by {by}",
+            f"  {then}, unless an alarm fires first; follow it: rollouts status {rollout_id}",
+        ]
+
+    act(where, output, request, lines)
+
+
+@main.command("hook-result", epilog=EXIT_CODES_HELP)
+@click.option(
+    "--status",
+    type=click.Choice(["Succeeded", "Failed"]),
+    required=True,
+    help="The hook's answer: Succeeded lets the rollout go on, Failed rolls it back.",
+)
+@click.option("--reason", help="Why: recorded (with Failed, part of the rollout's cause).")
+@verb_options
+def hook_result_command(
+    where: Where,
+    output: str,
+    rollout_id: str,
+    status: str,
+    reason: str | None,
+    function_name: str | None,
+    alias: str | None,
+) -> None:
+    """Answer, as a person, for the hook the rollout is waiting for.
+
+    For a hook that answered {"status": "Pending"} and reports later, or never
+    will. Exits 0 when reported, 4 when no hook is waiting or the rollout has
+    ended, 1 when there is no such rollout.
+    """
+
+    def request(by: str, plane: ControlPlane) -> dict[str, Any]:
+        return report_hook(
+            rollout_id,
+            by,
+            status == "Succeeded",
+            reason,
+            plane.store,
+            plane.sfn,
+            _now(),
+            function_name=function_name,
+            alias=alias,
+        )
+
+    def lines(answer: dict[str, Any], by: str) -> list[str]:
+        hook = f" {answer['hook']}" if answer.get("hook") else ""
+        event = answer.get("lifecycleEvent") or "waiting"
+        then = "the rollout goes on" if status == "Succeeded" else "the rollout rolls back"
+        return [
+            f"reported {status} for the {event} hook{hook} of {rollout_id} by {by}",
+            f"  {then} within seconds; follow it: rollouts status {rollout_id}",
+        ]
+
+    act(where, output, request, lines)
 
 
 @main.group("local")

@@ -18,8 +18,18 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
-_ENDINGS = {"ABORTED": "stopped", "TIMED_OUT": "timed out"}
+from rollouts.durations import human
+from rollouts_cli.timeline import who
+from rollouts_cli.views import TERMINAL, on_target, why_it_ended
+
+_ENDINGS = {
+    "RolledBack": "rolled back",
+    "AliasDrift": "stopped on drift",
+    "RollbackFailed": "rollback failed",
+    "ValidationError": "refused",
+    "RolloutInProgress": "refused",
+}
+_STATUS_ENDINGS = {"ABORTED": "stopped", "TIMED_OUT": "timed out"}
 _PHASES = {
     "promote": "promoting",
     "rollback": "rolling back",
@@ -36,12 +46,19 @@ class Progress:
     phase: str
     step: int
     step_count: int
-    weight: int | None
+    weight: int | float | None
     target_version: str | None
     bake_seconds: int
     baked_seconds: int
     health: str
     alarm_firing: bool
+    baseline_version: str | None = None
+    # Once ended: where the alias is now, in words (``views.ending``), when it was read.
+    live: str | None = None
+    # Once ended without promotion: why, in words.
+    why: str | None = None
+    # While it runs: why it holds (paused, or waiting for a hook), in words.
+    holding: str | None = None
 
     @property
     def ended(self) -> bool:
@@ -78,12 +95,26 @@ def _health(checks: list[dict[str, Any]]) -> tuple[str, bool]:
     return f"OK: {watched} alarm{'s' if watched != 1 else ''}", False
 
 
+def _holding(described: dict[str, Any]) -> str | None:
+    """``paused by alice: checking logs``, ``waiting for the PreTraffic hook h``, or None."""
+    paused = described.get("paused")
+    if isinstance(paused, dict):
+        reason = f": {paused['reason']}" if paused.get("reason") else ""
+        return f"paused by {who(paused.get('by'))}{reason}"
+    waiting = described.get("waiting")
+    if isinstance(waiting, dict) and waiting.get("kind") in ("PreTraffic", "PostTraffic"):
+        hook = f" {waiting['hook']}" if waiting.get("hook") else ""
+        return f"waiting for the {waiting['kind']} hook{hook}"
+    return None
+
+
 def progress_of(described: dict[str, Any]) -> Progress:
     """What to show for a described rollout.
 
     The bake clock is the record's: the live step's ``bakeSeconds`` minus the seconds
     baked so far (``bakedSeconds`` when given, else the latest check at this step's).
-    A rollout at step 1 of 1 (10%, bake 300 s) whose last check baked 120 s has 180 s left.
+    A rollout at step 1 of 1 (10%, bake 300 s) whose last check baked 120 s has 3 min left.
+    Once ended, the traffic is where the alias is now (``live``, when it was read).
     """
     status = str(described.get("status") or "UNKNOWN")
     step = int(described.get("step") or 0)
@@ -94,18 +125,31 @@ def progress_of(described: dict[str, Any]) -> Progress:
     if baked is None:
         baked = at_step[-1].get("bakedSeconds", 0) if at_step else 0
     bake = int(steps[step - 1].get("bakeSeconds", 0)) if 0 < step <= len(steps) else 0
-    weight: int | None = int(described.get("weight") or 0)
+    weight: int | float | None = int(described.get("weight") or 0)
+    live = described.get("live")
+    holding = None
     if status == "SUCCEEDED":
         phase, weight = "promoted", 100
     elif status in TERMINAL:
-        phase = str(described.get("error") or _ENDINGS.get(status, "ended"))
-        # After drift the alias is as someone else left it: no weight to show.
-        weight = None if described.get("error") == "AliasDrift" else 0
+        error = described.get("error")
+        phase = (
+            _ENDINGS.get(str(error))
+            or _STATUS_ENDINGS.get(status)
+            or (f"failed ({error})" if error else "ended")
+        )
+        # After drift the alias is as someone else left it: no weight to show, unless read.
+        weight = None if error == "AliasDrift" else 0
     elif step == 0:
         phase = "before traffic moves"
     else:
         action = described.get("action") or (at_step[-1].get("action") if at_step else None)
         phase = _PHASES.get(str(action), "baking")
+    if status not in TERMINAL:
+        holding = _holding(described)
+        if holding and str(phase) == "baking":
+            phase = "holding"
+    elif isinstance(live, dict):
+        weight = on_target(live, described.get("toVersion"))
     health, firing = _health(checks)
     return Progress(
         rollout_id=str(described.get("rolloutId", "")),
@@ -119,53 +163,78 @@ def progress_of(described: dict[str, Any]) -> Progress:
         baked_seconds=int(baked),
         health=health,
         alarm_firing=firing,
+        baseline_version=described.get("fromVersion"),
+        live=str(live["describes"]) if status in TERMINAL and isinstance(live, dict) else None,
+        why=why_it_ended(described) if status in TERMINAL - {"SUCCEEDED"} else None,
+        holding=holding,
     )
 
 
 def _traffic(progress: Progress) -> str:
+    """``10% on version 2, 90% on version 1``: the split the rollout has set (or the end's)."""
+    if progress.live is not None:
+        return f"live: {progress.live}"
     if progress.weight is None:
         return "traffic as someone else left it"
     version = f"version {progress.target_version}" if progress.target_version else "the target"
+    if progress.baseline_version and progress.weight < 100:
+        rest = 100 - progress.weight
+        return f"{progress.weight}% on {version}, {rest}% on version {progress.baseline_version}"
     return f"{progress.weight}% on {version}"
 
 
 def line(progress: Progress) -> str:
     """One plain line, for logs: printed whenever it changes.
 
-    ``RUNNING baking, step 1 of 1, 10% on version 2, bake 180 s left of 300 s, health OK: 1 alarm``
+    ``RUNNING baking, step 1 of 1, 10% on version 2, 90% on version 1, bake 3 min left of
+    5 min, health OK: 1 alarm``
     """
     parts = [f"{progress.status} {progress.phase}"]
+    if progress.holding:
+        parts.append(progress.holding)
     if progress.step and not progress.ended:
         parts.append(f"step {progress.step} of {progress.step_count}")
     parts.append(_traffic(progress))
-    if progress.step and not progress.ended:
-        parts.append(f"bake {progress.bake_left} s left of {progress.bake_seconds} s")
+    if progress.step and not progress.ended and not progress.holding:
+        parts.append(f"bake {human(progress.bake_left)} left of {human(progress.bake_seconds)}")
     parts.append(f"health {progress.health}")
     return ", ".join(parts)
 
 
-def weight_bar(weight: int | None, width: int = 30) -> Text:
+def weight_bar(weight: int | float | None, width: int = 30) -> Text:
     """The share of traffic on the target as a bar: ``weight_bar(10, 10)`` -> ``█░░░░░░░░░``."""
     filled = round((weight or 0) * width / 100)
     return Text("█" * filled, style="green") + Text("░" * (width - filled), style="dim")
 
 
-def panel(progress: Progress) -> Panel:
-    """The live view on a terminal."""
+def panel(
+    progress: Progress, title: str | None = None, rows: dict[str, str] | None = None
+) -> Panel:
+    """The live view on a terminal; ``rows`` are shown below (the demo's requests served)."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
     style = "green" if progress.status == "SUCCEEDED" else "red" if progress.ended else "cyan"
     grid.add_row("state", Text(f"{progress.status}: {progress.phase}", style=style))
+    baseline = progress.baseline_version or "none (first deploy)"
+    target = progress.target_version or "(to be published)"
+    grid.add_row("versions", f"baseline {baseline} -> target {target}")
+    if progress.holding:
+        grid.add_row("holding", progress.holding)
     if progress.step and not progress.ended:
         grid.add_row("step", f"{progress.step} of {progress.step_count}")
     grid.add_row("traffic", weight_bar(progress.weight) + Text(f"  {_traffic(progress)}"))
-    if progress.step and not progress.ended:
+    if progress.step and not progress.ended and not progress.holding:
         grid.add_row(
-            "bake", f"{progress.bake_left} s left of {progress.bake_seconds} s (rollout time)"
+            "bake",
+            f"{human(progress.bake_left)} left of {human(progress.bake_seconds)} (rollout time)",
         )
     grid.add_row("health", Text(progress.health, style="red" if progress.alarm_firing else "green"))
-    return Panel(grid, title=progress.rollout_id, expand=False)
+    if progress.why:
+        grid.add_row("why", Text(progress.why, style=style))
+    for name, value in (rows or {}).items():
+        grid.add_row(name, value)
+    return Panel(grid, title=title or progress.rollout_id, expand=False)
 
 
 def follow(
@@ -175,10 +244,14 @@ def follow(
     timeout: float | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    *,
+    title: str | None = None,
+    rows: Callable[[], dict[str, str]] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Show the rollout until it ends; ``(last described, ended)``, False when ``timeout`` hit.
 
-    On a terminal a Live panel; otherwise a plain line each time the line changes.
+    On a terminal a Live panel (titled ``title``, with ``rows()`` below); otherwise a
+    plain line each time the line changes.
     """
     deadline = None if timeout is None else clock() + timeout
 
@@ -202,7 +275,11 @@ def follow(
             redirect_stdout=False,
             redirect_stderr=False,
         ) as live:
-            return poll(lambda progress: live.update(panel(progress)))
+            return poll(
+                lambda progress: live.update(
+                    panel(progress, title, rows() if rows is not None else None)
+                )
+            )
     previous: list[str] = []
 
     def show_line(progress: Progress) -> None:

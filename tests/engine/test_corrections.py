@@ -930,3 +930,182 @@ def test_a_cloudformation_event_bus_is_named_by_ref_and_keeps_its_policy(
     # nobody is named; the engine names its account, so both are there.
     request_policy = json.loads(events.describe_event_bus(Name=requests)["Policy"])
     assert [s["Effect"] for s in request_policy["Statement"]] == ["Allow", "Deny"]
+
+
+# --- alarm_state_change_events ------------------------------------------------------------
+
+ALARM_STATE_CHANGE = {
+    "source": ["aws.cloudwatch"],
+    "detail-type": ["CloudWatch Alarm State Change"],
+}
+AWS_ALARM_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$")
+
+
+@pytest.fixture
+def alarm_sinks(
+    local_engine: LocalEngine,
+    events: Any,
+    dynamodb: Any,
+    lambda_client: Any,
+    make_function: Callable[..., str],
+    make_table: Callable[[], str],
+    rule_cleanup: list[str],
+    unique_name: Callable[[str], str],
+) -> tuple[str, Callable[[str], list[dict[str, Any]]]]:
+    """An alarm, and two default-bus rules on its state changes, each to a sink function.
+
+    Returns the alarm's name and a reader of what a sink got: "alarm" (a rule on
+    ``state.value`` ALARM only) or "every" (a rule on every state change).
+    """
+    alarm = unique_name("errors")
+    local_engine.client("cloudwatch").put_metric_alarm(
+        AlarmName=alarm,
+        AlarmDescription="errors of the canary",
+        Namespace="AWS/Lambda",
+        MetricName="Errors",
+        Dimensions=[{"Name": "FunctionName", "Value": "orders"}],
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    tables = {}
+    for sink, state in (("alarm", {"state": {"value": ["ALARM"]}}), ("every", {})):
+        table = make_table()
+        function = make_function(SINK_SOURCE.format(table=table), prefix=f"{sink}-sink")
+        rule = unique_name(f"{sink}-rule")
+        pattern = ALARM_STATE_CHANGE | {"detail": {"alarmName": [alarm], **state}}
+        events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
+        rule_cleanup.append(rule)
+        arn = lambda_client.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+        events.put_targets(Rule=rule, Targets=[{"Id": "sink", "Arn": arn}])
+        tables[sink] = table
+
+    def received(sink: str) -> list[dict[str, Any]]:
+        return sorted(
+            sink_events(dynamodb, tables[sink]), key=lambda e: e["detail"]["state"]["timestamp"]
+        )
+
+    return alarm, received
+
+
+def settled(read: Callable[[], list[dict[str, Any]]], count: int) -> list[dict[str, Any]]:
+    """What ``read`` gives once it has ``count`` events, and still after a grace period."""
+    eventually(lambda: len(read()) >= count)
+    time.sleep(0.5)
+    found = read()
+    assert len(found) == count, found
+    return found
+
+
+def test_an_alarm_going_into_alarm_emits_one_state_change_event(
+    local_engine: LocalEngine, alarm_sinks: tuple[str, Callable[[str], list[dict[str, Any]]]]
+) -> None:
+    alarm, received = alarm_sinks
+    cloudwatch = local_engine.client("cloudwatch")
+    (described,) = cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
+    reason_data = json.dumps({"version": "1.0", "recentDatapoints": [3.0], "threshold": 1.0})
+
+    cloudwatch.set_alarm_state(
+        AlarmName=alarm, StateValue="ALARM", StateReason="3 errors", StateReasonData=reason_data
+    )
+
+    (event,) = settled(lambda: received("alarm"), 1)
+    account = local_engine.client("sts").get_caller_identity()["Account"]
+    assert event["source"] == "aws.cloudwatch"
+    assert event["detail-type"] == "CloudWatch Alarm State Change"
+    assert event["resources"] == [described["AlarmArn"]]
+    assert (event["account"], event["region"]) == (account, local_engine.region)
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", event["time"]), event["time"]
+    detail = event["detail"]
+    assert detail["alarmName"] == alarm
+    state, previous = detail["state"], detail["previousState"]
+    assert (state["value"], state["reason"], state["reasonData"]) == (
+        "ALARM",
+        "3 errors",
+        reason_data,
+    )
+    assert (previous["value"], previous["reason"]) == ("OK", "Unchecked: Initial alarm creation")
+    assert AWS_ALARM_TIMESTAMP.match(state["timestamp"]), state["timestamp"]
+    assert AWS_ALARM_TIMESTAMP.match(previous["timestamp"]), previous["timestamp"]
+    assert previous["timestamp"] <= state["timestamp"]
+    assert detail["configuration"]["description"] == "errors of the canary"
+    (metric,) = detail["configuration"]["metrics"]
+    assert metric["returnData"] is True
+    assert metric["metricStat"] == {
+        "metric": {
+            "dimensions": {"FunctionName": "orders"},
+            "name": "Errors",
+            "namespace": "AWS/Lambda",
+        },
+        "period": 60,
+        "stat": "Sum",
+    }
+    assert [e["id"] for e in settled(lambda: received("every"), 1)] == [event["id"]]
+
+
+def test_only_a_change_of_state_value_emits(
+    local_engine: LocalEngine, alarm_sinks: tuple[str, Callable[[str], list[dict[str, Any]]]]
+) -> None:
+    alarm, received = alarm_sinks
+    cloudwatch = local_engine.client("cloudwatch")
+
+    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="still fine")
+    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="errors")
+    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="more errors")
+
+    (event,) = settled(lambda: received("every"), 1)
+    assert (event["detail"]["previousState"]["value"], event["detail"]["state"]["value"]) == (
+        "OK",
+        "ALARM",
+    )
+    assert event["detail"]["state"]["reason"] == "errors"
+    assert len(received("alarm")) == 1
+
+
+def test_ok_alarm_ok_emits_two_changes_and_the_state_filter_sees_one(
+    local_engine: LocalEngine, alarm_sinks: tuple[str, Callable[[str], list[dict[str, Any]]]]
+) -> None:
+    alarm, received = alarm_sinks
+    cloudwatch = local_engine.client("cloudwatch")
+
+    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="errors")
+    time.sleep(0.01)  # distinct state timestamps, to read the changes back in order
+    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="recovered")
+
+    every = settled(lambda: received("every"), 2)
+    assert [
+        (e["detail"]["previousState"]["value"], e["detail"]["state"]["value"]) for e in every
+    ] == [("OK", "ALARM"), ("ALARM", "OK")]
+    assert every[1]["detail"]["previousState"]["reason"] == "errors"
+    (alarmed,) = settled(lambda: received("alarm"), 1)
+    assert alarmed["id"] == every[0]["id"]
+
+
+def test_put_metric_alarm_emits_only_when_it_changes_the_state(
+    local_engine: LocalEngine, alarm_sinks: tuple[str, Callable[[str], list[dict[str, Any]]]]
+) -> None:
+    # Creating the alarm (the fixture) emitted nothing. moto resets an updated alarm to OK
+    # (AWS keeps its state): the event says what the engine's DescribeAlarms then shows.
+    alarm, received = alarm_sinks
+    cloudwatch = local_engine.client("cloudwatch")
+    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="errors")
+    settled(lambda: received("every"), 1)
+
+    cloudwatch.put_metric_alarm(
+        AlarmName=alarm,
+        Namespace="AWS/Lambda",
+        MetricName="Errors",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=2,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+
+    (described,) = cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
+    every = settled(lambda: received("every"), 2)
+    assert every[1]["detail"]["state"]["value"] == described["StateValue"]
+    assert every[1]["detail"]["previousState"]["value"] == "ALARM"
+    assert "description" not in every[1]["detail"]["configuration"]

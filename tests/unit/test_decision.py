@@ -208,10 +208,10 @@ def test_after_wait_refuses_negative_time() -> None:
 @pytest.mark.parametrize(
     ("progress", "health", "summary"),
     [
-        pytest.param(at(THREE, -1), HEALTHY, "shifting to step 1 of 3: 10% on the target for 300 s",
+        pytest.param(at(THREE, -1), HEALTHY, "shifting to step 1 of 3: 10% on the target for 5 min",
                      id="shift"),
         pytest.param(at(CANARY, 0, 120), HEALTHY,
-                     "baking step 1 of 1 at 10%: 120 s of 300 s, next check in 60 s", id="bake"),
+                     "baking step 1 of 1 at 10%: 2 min of 5 min, next check in 1 min", id="bake"),
         pytest.param(at(THREE, 2, 600), HEALTHY,
                      "promoting: 100% on the target after step 3 of 3", id="promote"),
         pytest.param(at((), -1), HEALTHY, "promoting: 100% on the target (all at once)",

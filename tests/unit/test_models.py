@@ -23,7 +23,10 @@ MINIMAL: dict[str, Any] = {
     "strategy": "AllAtOnce",
 }
 ARN = "arn:aws:lambda:eu-west-1:123456789012:function:orders-api"
-FIELDS = "functionName, alias, version, codeSha256, strategy, alarms, hooks, checkIntervalSeconds"
+FIELDS = (
+    "functionName, alias, version, codeSha256, strategy, alarms, hooks, checkIntervalSeconds,"
+    " createAlias"
+)
 FUNCTION_FORMS = (
     "a function name (1-64 letters, digits, - or _) "
     "or an ARN arn:aws:lambda:<region>:<account>:function:<name>"

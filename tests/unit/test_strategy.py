@@ -6,6 +6,7 @@ from rollouts.errors import ValidationError
 from rollouts.strategy import (
     ACCEPTED_FORMS,
     CODEDEPLOY_NAMES,
+    NAME_FORMS,
     Step,
     Strategy,
     StrategyKind,
@@ -49,18 +50,15 @@ def test_codedeploy_names(value: str, expected: Strategy) -> None:
     [
         pytest.param("Canary5Percent1Minute", Strategy(CANARY, "Canary5Percent1Minute", 5, 1),
                      id="canary-singular"),
-        pytest.param("Canary5Percent1Minutes", Strategy(CANARY, "Canary5Percent1Minute", 5, 1),
-                     id="canary-plural-for-one-is-canonicalised"),
-        pytest.param("Canary1Percent120Minute",
-                     Strategy(CANARY, "Canary1Percent120Minutes", 1, 120),
-                     id="canary-singular-for-many-is-canonicalised"),
+        pytest.param("Canary1Percent120Minutes",
+                     Strategy(CANARY, "Canary1Percent120Minutes", 1, 120), id="canary-plural"),
         pytest.param("Canary99Percent2880Minutes",
                      Strategy(CANARY, "Canary99Percent2880Minutes", 99, 2880), id="canary-99"),
         pytest.param("Linear1PercentEvery1Minute",
                      Strategy(LINEAR, "Linear1PercentEvery1Minute", 1, 1), id="linear-1"),
         pytest.param("Linear30PercentEvery5Minutes",
                      Strategy(LINEAR, "Linear30PercentEvery5Minutes", 30, 5), id="linear-30"),
-        pytest.param("CodeDeployDefault.LambdaLinear25PercentEvery1Minutes",
+        pytest.param("CodeDeployDefault.LambdaLinear25PercentEvery1Minute",
                      Strategy(LINEAR, "Linear25PercentEvery1Minute", 25, 1),
                      id="linear-custom-prefixed"),
     ],
@@ -151,7 +149,74 @@ def test_unknown_names_are_refused(value: str) -> None:
     with pytest.raises(ValidationError) as caught:
         parse_strategy(value)
 
-    assert caught.value.errors == (("strategy", f"unknown strategy {value!r}; {ACCEPTED_FORMS}"),)
+    ((field, message),) = caught.value.errors
+    assert field == "strategy"
+    assert message.startswith("unknown strategy ")
+    assert message.endswith(NAME_FORMS)
+    assert "'" not in message.removesuffix(NAME_FORMS)  # no Python repr of the name
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        pytest.param(
+            "Canary10Percent5Minute",
+            "unknown strategy Canary10Percent5Minute; did you mean Canary10Percent5Minutes?",
+            id="singular-for-many",
+        ),
+        pytest.param(
+            "canary10percent5minutes",
+            "unknown strategy canary10percent5minutes; did you mean Canary10Percent5Minutes?",
+            id="lower-case",
+        ),
+        pytest.param(
+            "Linear10PercentEvery10Minute",
+            "unknown strategy Linear10PercentEvery10Minute; "
+            "did you mean Linear10PercentEvery10Minutes?",
+            id="linear-singular-for-many",
+        ),
+        pytest.param(
+            "Linear10PercentEvery1Minutes",
+            "unknown strategy Linear10PercentEvery1Minutes; "
+            "did you mean Linear10PercentEvery1Minute?",
+            id="plural-for-one",
+        ),
+        pytest.param(
+            "Canary5Percent2Minute",
+            "unknown strategy Canary5Percent2Minute; did you mean Canary5Percent2Minutes?",
+            id="custom-singular-for-many",
+        ),
+        pytest.param(
+            "Canary10Percent5Minuts",
+            "unknown strategy Canary10Percent5Minuts; did you mean Canary10Percent5Minutes?",
+            id="typo",
+        ),
+        pytest.param("allatonce", "unknown strategy allatonce; did you mean AllAtOnce?",
+                     id="all-at-once-lower-case"),
+        pytest.param(
+            " Canary10Percent5Minutes",
+            'unknown strategy " Canary10Percent5Minutes"; did you mean Canary10Percent5Minutes?',
+            id="spaces-shown",
+        ),
+        pytest.param(
+            "CodeDeployDefault.Canary10Percent5Minutes",
+            "unknown strategy CodeDeployDefault.Canary10Percent5Minutes; "
+            "did you mean Canary10Percent5Minutes?",
+            id="wrong-prefix",
+        ),
+        pytest.param("Canary010Percent5Minutes",
+                     "unknown strategy Canary010Percent5Minutes; "
+                     "did you mean Canary10Percent5Minutes?", id="leading-zero"),
+        pytest.param("Foo", "unknown strategy Foo;", id="nothing-close"),
+        pytest.param("", "unknown strategy (an empty name);", id="empty"),
+    ],
+)  # fmt: skip
+def test_a_mistyped_name_gets_the_name_it_probably_meant(value: str, message: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_strategy(value)
+
+    assert caught.value.field == "strategy"
+    assert caught.value.message == f"{message} {NAME_FORMS}"
 
 
 @pytest.mark.parametrize(
@@ -243,7 +308,7 @@ def step(weight: Any = 10, bake: Any = 60) -> dict[str, Any]:
         ),
         pytest.param(
             {"steps": [step(weight="10")]},
-            [("strategy.steps[0].weight", f"{WEIGHT} the string '10'")],
+            [("strategy.steps[0].weight", f'{WEIGHT} the string "10"')],
             id="weight-string",
         ),
         pytest.param(
@@ -295,7 +360,7 @@ def step(weight: Any = 10, bake: Any = 60) -> dict[str, Any]:
                 (
                     "strategy.steps[2]",
                     'must be an object like {"weight": 5, "bakeSeconds": 300}, '
-                    "not the string 'x'",
+                    'not the string "x"',
                 ),
             ],
             id="every-bad-step-listed",

@@ -286,7 +286,11 @@ class Alarms:
 
     def states(self, names: tuple[str, ...]) -> dict[str, str]:
         """``{name: StateValue}`` for the alarms that exist (missing names are left out)."""
-        found: dict[str, str] = {}
+        return {name: state for name, (state, _) in self.read(names).items()}
+
+    def read(self, names: tuple[str, ...]) -> dict[str, tuple[str, str]]:
+        """``{name: (StateValue, StateReason)}`` for the alarms that exist."""
+        found: dict[str, tuple[str, str]] = {}
         for start in range(0, len(names), 100):
             with aws_errors():
                 pages = self._client.get_paginator("describe_alarms").paginate(
@@ -295,5 +299,8 @@ class Alarms:
                 )
                 for page in pages:
                     for alarm in page.get("MetricAlarms", []) + page.get("CompositeAlarms", []):
-                        found[alarm["AlarmName"]] = alarm["StateValue"]
+                        found[alarm["AlarmName"]] = (
+                            alarm["StateValue"],
+                            str(alarm.get("StateReason") or ""),
+                        )
         return found

@@ -4,7 +4,8 @@ Pure: no clients, no clock; ``now`` is passed in and recorded on the decision.
 Three pure functions hold every rule a task follows (observe, decide, act):
 
 - ``owns(expected, pending, current)``: whether the alias is still the rollout's;
-- ``decide(progress, health, now)``: the next action of a running rollout;
+- ``decide(progress, health, now, control)``: the next action of a running rollout;
+- ``wake_reason(...)``: whether a bake must end now rather than wait;
 - ``decide_cleanup(...)``: what an ending does to the alias.
 """
 
@@ -14,7 +15,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from rollouts.durations import human
 from rollouts.strategy import Step
+
+# A hold (paused, or a pause step until promoted) looks at least this seldom: the
+# alarms wake it at once, so the look is a fallback, and a hold of days must stay
+# inside the execution's 25,000 history events (about 13 events a look).
+HOLD_CHECK_SECONDS = 900
 
 
 class Action(StrEnum):
@@ -183,12 +190,27 @@ class Health:
     lock_lost: str | None = None
 
 
+@dataclass(frozen=True)
+class Control:
+    """What people asked of a running rollout, besides an abort (which is ``Health``).
+
+    ``paused``: ``"paused by alice: checking logs"`` while a pause holds it;
+    ``promote_step``: promote past this step (the step live when it was asked; -1
+    before the first shift); ``promote_full``: go to 100% now.
+    """
+
+    paused: str | None = None
+    promote_step: int | None = None
+    promote_full: bool = False
+
+
 @dataclass(frozen=True, kw_only=True)
 class Decision:
     """The next action.
 
     ``step_index`` is the step to apply next for SHIFT, the live step otherwise;
-    ``wait_seconds`` is set for BAKE; ``reason`` for ROLL_BACK and STOP_ON_DRIFT.
+    ``wait_seconds`` is set for BAKE, and ``held`` when that wait bakes nothing (a
+    pause); ``reason`` for ROLL_BACK and STOP_ON_DRIFT, and for a hold.
     """
 
     action: Action
@@ -196,31 +218,45 @@ class Decision:
     decided_at: datetime
     wait_seconds: int = 0
     reason: str | None = None
+    held: bool = False
 
 
-def decide(progress: Progress, health: Health, now: datetime) -> Decision:
+def decide(
+    progress: Progress, health: Health, now: datetime, control: Control | None = None
+) -> Decision:
     """The next action, by these rules in order.
 
     1. drift -> STOP_ON_DRIFT (someone else owns the alias now; leave it alone);
     2. an abort request, or the alias lock lost -> ROLL_BACK;
     3. any alarm firing, or missing -> ROLL_BACK, naming every such alarm;
     4. promoted -> FINISH (the last look found nothing wrong);
-    5. before the first shift -> SHIFT step 0, or PROMOTE when there are no steps;
-    6. the live step has baked its time -> SHIFT the next step, or PROMOTE after the last;
-    7. otherwise BAKE for the check interval or the bake remaining, whichever is shorter.
+    5. ``promote --full`` -> PROMOTE;
+    6. paused -> BAKE, held (nothing moves, nothing bakes) until resumed;
+    7. before the first shift -> SHIFT step 0, or PROMOTE when there are no steps;
+    8. a promote of the live step, or the live step has baked its time -> SHIFT the
+       next step, or PROMOTE after the last;
+    9. a pause step until promoted -> BAKE, held;
+    10. otherwise BAKE for the check interval or the bake remaining, whichever is shorter.
 
     Rules 1-3 come first at every point, so nothing moves traffic while an abort,
-    a firing alarm or drift is observed, before the first shift and after promotion too.
+    a firing alarm or drift is observed, before the first shift, during a pause
+    and after promotion too. A hold looks again every check interval, and at
+    least every ``HOLD_CHECK_SECONDS``.
 
     Step ``Step(10, 300)`` live with 120 s baked and a 60 s interval -> BAKE 60 s;
     with 270 s baked -> BAKE 30 s; with 300 s baked -> PROMOTE.
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
+    control = control or Control()
     index = progress.step_index
 
     def decision(
-        action: Action, step_index: int = index, wait_seconds: int = 0, reason: str | None = None
+        action: Action,
+        step_index: int = index,
+        wait_seconds: int = 0,
+        reason: str | None = None,
+        held: bool = False,
     ) -> Decision:
         return Decision(
             action=action,
@@ -228,8 +264,15 @@ def decide(progress: Progress, health: Health, now: datetime) -> Decision:
             decided_at=now,
             wait_seconds=wait_seconds,
             reason=reason,
+            held=held,
         )
 
+    def after_live_step() -> Decision:
+        if index + 1 < len(progress.steps):
+            return decision(Action.SHIFT, index + 1)
+        return decision(Action.PROMOTE)
+
+    hold = max(progress.check_interval_seconds, HOLD_CHECK_SECONDS)
     if health.drift is not None:
         return decision(Action.STOP_ON_DRIFT, reason=f"{health.drift} {progress.where()}")
     if health.abort_reason is not None:
@@ -247,16 +290,51 @@ def decide(progress: Progress, health: Health, now: datetime) -> Decision:
         )
     if progress.promoted:
         return decision(Action.FINISH)
+    if control.promote_full:
+        return decision(Action.PROMOTE)
+    if control.paused is not None:
+        return decision(
+            Action.BAKE,
+            wait_seconds=hold,
+            reason=f"{control.paused} {progress.where()}",
+            held=True,
+        )
     if index < 0:
         if not progress.steps:
             return decision(Action.PROMOTE)
         return decision(Action.SHIFT, 0)
-    remaining = progress.steps[index].bake_seconds - progress.baked_seconds
+    step = progress.steps[index]
+    if control.promote_step == index:
+        return after_live_step()
+    if step.until_promoted:
+        return decision(
+            Action.BAKE,
+            wait_seconds=hold,
+            reason=f"waiting for rollouts promote {progress.where()}",
+            held=True,
+        )
+    remaining = step.bake_seconds - progress.baked_seconds
     if remaining <= 0:
-        if index + 1 < len(progress.steps):
-            return decision(Action.SHIFT, index + 1)
-        return decision(Action.PROMOTE)
+        return after_live_step()
     return decision(Action.BAKE, wait_seconds=min(progress.check_interval_seconds, remaining))
+
+
+def wake_reason(
+    progress: Progress, health: Health, control: Control, now: datetime, *, held: bool
+) -> str | None:
+    """Why a bake that is about to wait must end now instead, or None to wait.
+
+    A bake waits only while the decision at its start still stands: it ends at
+    once when the rollout would now do anything but this same wait (roll back,
+    stop, shift or promote on a promote request), or when a pause began or ended
+    (``held`` says whether this wait is a hold).
+    """
+    decided = decide(progress, health, now, control)
+    if decided.action != Action.BAKE:
+        return describe(decided, progress)
+    if decided.held != held:
+        return "paused" if decided.held else "resumed"
+    return None
 
 
 def _alarms_reason(alarms: tuple[str, ...], progress: Progress) -> str:
@@ -270,22 +348,29 @@ def describe(decision: Decision, progress: Progress) -> str:
     """A one-line summary for logs and the console.
 
     BAKE at ``Step(10, 300)`` with 120 s baked, interval 60 s ->
-    ``"baking step 1 of 1 at 10%: 120 s of 300 s, next check in 60 s"``.
+    ``"baking step 1 of 1 at 10%: 2 min of 5 min, next check in 1 min"``.
     """
     count = len(progress.steps)
     match decision.action:
         case Action.SHIFT:
             step = progress.steps[decision.step_index]
+            if step.until_promoted:
+                return (
+                    f"pausing at step {decision.step_index + 1} of {count}: "
+                    f"{step.weight}% on the target until promoted"
+                )
             return (
                 f"shifting to step {decision.step_index + 1} of {count}: "
-                f"{step.weight}% on the target for {step.bake_seconds} s"
+                f"{step.weight}% on the target for {human(step.bake_seconds)}"
             )
         case Action.BAKE:
+            if decision.held:
+                return f"holding: {decision.reason}; next look in {human(decision.wait_seconds)}"
             step = progress.steps[decision.step_index]
             return (
                 f"baking step {decision.step_index + 1} of {count} at {step.weight}%: "
-                f"{progress.baked_seconds} s of {step.bake_seconds} s, "
-                f"next check in {decision.wait_seconds} s"
+                f"{human(progress.baked_seconds)} of {human(step.bake_seconds)}, "
+                f"next check in {human(decision.wait_seconds)}"
             )
         case Action.PROMOTE:
             if count == 0:

@@ -18,8 +18,21 @@ class TaskEvent(BaseModel):
     rollout: RolloutState
 
 
+class BakeEvent(TaskEvent):
+    """What CheckHealth receives: to begin a bake (``bakeToken``), or after one (``wake``)."""
+
+    bake_token: str | None = Field(default=None, alias="bakeToken")
+    # What ended the bake: the output a wake sent, or the States.Timeout error.
+    wake: dict[str, Any] | None = None
+
+
 class HookEvent(TaskEvent):
     lifecycle_event: str = Field(alias="lifecycleEvent")
+    # RunHook: the token the state machine waits on for the hook's answer.
+    callback_token: str | None = Field(default=None, alias="callbackToken")
+    # JudgeHook: the answer sent on that token.
+    answer: Any = None
+    judge: bool = False
 
 
 class EndEvent(BaseModel):
@@ -44,8 +57,23 @@ class EndEvent(BaseModel):
 
     @property
     def failure(self) -> dict[str, Any] | None:
+        """The caught error: ``$.failure``, or the one under ``$.failed.<State>``."""
         found = self.state.get("failure")
-        return found if isinstance(found, dict) else None
+        if isinstance(found, dict):
+            return found
+        failed = self.state.get("failed")
+        if isinstance(failed, dict) and failed:
+            first = next(iter(failed.values()))
+            return first if isinstance(first, dict) else None
+        return None
+
+    @property
+    def failed_task(self) -> str | None:
+        """The state whose error was caught (``$.failed`` names it), if known."""
+        failed = self.state.get("failed")
+        if isinstance(failed, dict) and failed and not isinstance(self.state.get("failure"), dict):
+            return str(next(iter(failed)))
+        return None
 
 
 class ExecutionStatusChange(BaseModel):
@@ -67,3 +95,27 @@ class ExecutionStatusChange(BaseModel):
         except json.JSONDecodeError:
             return None
         return value if isinstance(value, dict) else None
+
+
+class AlarmState(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    value: str
+    reason: str | None = None
+
+
+class AlarmStateChange(BaseModel):
+    """The ``detail`` of a "CloudWatch Alarm State Change" event."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    alarm_name: str = Field(alias="alarmName")
+    state: AlarmState
+
+
+class AlarmStateChangeEvent(BaseModel):
+    """A "CloudWatch Alarm State Change" event, as EventBridge delivers it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    detail: AlarmStateChange

@@ -256,6 +256,14 @@ def _hook(field: str) -> PlainValidator:
     return PlainValidator(validate)
 
 
+def _create_alias(value: object) -> bool | None:
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        _fail([("createAlias", f"must be true or false, not {_show(value)}")])
+    return value
+
+
 def _check_interval(value: object) -> int | None:
     if value is None:
         return None
@@ -277,8 +285,64 @@ def _check_interval(value: object) -> int | None:
     return value
 
 
+# How long a hook may take to answer (its callback included): CodeDeploy gives an hour.
+DEFAULT_HOOK_TIMEOUT_SECONDS = 3_600
+MAX_HOOK_TIMEOUT_SECONDS = 86_400
+_HOOK_FIELDS = {
+    "preTraffic": "preTrafficTimeoutSeconds",
+    "postTraffic": "postTrafficTimeoutSeconds",
+}
+
+
+def _hook_objects(value: object) -> object:
+    """``{"function": name, "timeoutSeconds": N}`` as the name plus its timeout field."""
+    if not isinstance(value, Mapping):
+        return value
+    flat = dict(value)
+    errors: list[tuple[str, str]] = []
+    for key, timeout_key in _HOOK_FIELDS.items():
+        hook = flat.get(key)
+        if timeout_key in flat:
+            errors.append(
+                (f"hooks.{timeout_key}", f"unknown field; give hooks.{key}.timeoutSeconds")
+            )
+        if not isinstance(hook, Mapping):
+            continue
+        field = f"hooks.{key}"
+        errors += [
+            (f"{field}.{k}", "unknown field; accepted: function, timeoutSeconds")
+            for k in hook
+            if k not in ("function", "timeoutSeconds")
+        ]
+        if "function" not in hook:
+            errors.append((f"{field}.function", "required"))
+        timeout = hook.get("timeoutSeconds", DEFAULT_HOOK_TIMEOUT_SECONDS)
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int)
+            or not 1 <= timeout <= MAX_HOOK_TIMEOUT_SECONDS
+        ):
+            errors.append(
+                (
+                    f"{field}.timeoutSeconds",
+                    f"must be a whole number of seconds from 1 to {MAX_HOOK_TIMEOUT_SECONDS}"
+                    f" (a day), not {_show(timeout)}",
+                )
+            )
+        flat[key] = hook.get("function")
+        flat[timeout_key] = timeout
+    if errors:
+        _fail(errors)
+    return flat
+
+
 class Hooks(BaseModel):
-    """Lifecycle hooks: Lambda functions invoked before and after traffic moves."""
+    """Lifecycle hooks: Lambda functions invoked before and after traffic moves.
+
+    Each is a function name, or ``{"function": name, "timeoutSeconds": N}``: how
+    long the rollout waits for its answer, a callback included (default an hour,
+    at most a day).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -288,6 +352,17 @@ class Hooks(BaseModel):
     post_traffic: Annotated[str | None, _hook("hooks.postTraffic")] = Field(
         default=None, alias="postTraffic"
     )
+    pre_traffic_timeout_seconds: int = Field(
+        default=DEFAULT_HOOK_TIMEOUT_SECONDS, alias="preTrafficTimeoutSeconds", exclude=True
+    )
+    post_traffic_timeout_seconds: int = Field(
+        default=DEFAULT_HOOK_TIMEOUT_SECONDS, alias="postTrafficTimeoutSeconds", exclude=True
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _objects(cls, value: object) -> object:
+        return _hook_objects(value)
 
 
 class RolloutRequest(BaseModel):
@@ -312,6 +387,10 @@ class RolloutRequest(BaseModel):
     hooks: Hooks | None = Field(default=None, alias="hooks")
     check_interval_seconds: Annotated[int | None, PlainValidator(_check_interval)] = Field(
         default=None, alias="checkIntervalSeconds"
+    )
+    # A first deploy: create the alias (a missing alias is refused without it).
+    create_alias: Annotated[bool | None, PlainValidator(_create_alias)] = Field(
+        default=None, alias="createAlias"
     )
 
     @model_validator(mode="after")
@@ -348,7 +427,10 @@ class RolloutRequest(BaseModel):
 
 
 def _accepted(model: type[BaseModel]) -> str:
-    return ", ".join(info.alias or name for name, info in model.model_fields.items())
+    """The fields a request may hold (not the ones the model fills in itself)."""
+    return ", ".join(
+        info.alias or name for name, info in model.model_fields.items() if not info.exclude
+    )
 
 
 _CAMEL = {

@@ -8,11 +8,12 @@ the ``Health`` the pure decision takes. Nothing here decides the next action.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rollouts.aliases import AliasConfig
-from rollouts.decision import Health, Routing, owns
+from rollouts.decision import Control, Health, Routing, owns
 from rollouts.store import RUNNING
 
 if TYPE_CHECKING:
@@ -29,6 +30,8 @@ class Observation:
     alarm_states: dict[str, str]
     alias: AliasConfig | None
     alarms_read: bool = True
+    # Each alarm's StateReason, as CloudWatch gives it.
+    alarm_reasons: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def running(self) -> bool:
@@ -43,12 +46,36 @@ class Observation:
     def pending(self) -> Routing | None:
         return pending_routing(self.record)
 
+    @property
+    def control(self) -> Control:
+        return control(self.record)
+
 
 def abort_reason(record: dict[str, Any] | None) -> str | None:
     abort = (record or {}).get("abort")
     if not abort:
         return None
     return f"aborted by {abort.get('by', 'someone')}: {abort.get('reason') or 'no reason given'}"
+
+
+def pause_reason(record: dict[str, Any] | None) -> str | None:
+    """``"paused by alice: checking logs"`` while someone holds the rollout."""
+    pause = (record or {}).get("pause")
+    if not pause:
+        return None
+    why = pause.get("reason")
+    return f"paused by {pause.get('by', 'someone')}" + (f": {why}" if why else "")
+
+
+def control(record: dict[str, Any] | None) -> Control:
+    """What people asked of the rollout, as the record holds it (see ``Control``)."""
+    promote = (record or {}).get("promote")
+    step = promote.get("step") if isinstance(promote, dict) else None
+    return Control(
+        paused=pause_reason(record),
+        promote_step=int(step) if step is not None and not promote.get("full") else None,
+        promote_full=bool(isinstance(promote, dict) and promote.get("full")),
+    )
 
 
 def pending_routing(record: dict[str, Any]) -> Routing | None:
@@ -71,7 +98,8 @@ def observe(state: RolloutState, services: Services, *, alarms: bool = True) -> 
     """
     record = services.store.record(state.rollout_id) or {}
     holder = services.store.lock_holder(state.lock_key)
-    alarm_states = services.alarms.states(state.alarms) if alarms and state.alarms else {}
+    read = services.alarms.read(state.alarms) if alarms and state.alarms else {}
+    alarm_states = {name: value for name, (value, _) in read.items()}
     alias = services.lambda_.alias(state.function_name, state.alias)
     return Observation(
         record=record,
@@ -79,6 +107,7 @@ def observe(state: RolloutState, services: Services, *, alarms: bool = True) -> 
         alarm_states=alarm_states,
         alias=alias,
         alarms_read=alarms,
+        alarm_reasons={name: reason for name, (_, reason) in read.items()},
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import re
 import uuid
@@ -28,7 +29,8 @@ from rollouts.models import ALIAS_NAME, FUNCTION_NAME, parse_request
 from rollouts.notify import Phase, StatusEvents, status_detail
 from rollouts.scope import Scope, function_name_of
 from rollouts.state import lock_key
-from rollouts.store import ENDED, RolloutStore
+from rollouts.store import ENDED, RUNNING, RolloutStore, bounded
+from rollouts.wake import GONE_CODES, wake
 
 EXECUTION_NAME_LIMIT = 80
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -39,8 +41,12 @@ MAX_PAGE_SIZE = 100
 # would make an IAM Resource on the route ambiguous).
 
 
-class RolloutEndedError(RolloutError):
-    """The rollout has already ended: there is nothing to abort."""
+class VerbRefusedError(RolloutError):
+    """A request a running rollout cannot take now (resume when not paused, ...)."""
+
+
+class RolloutEndedError(VerbRefusedError):
+    """The rollout has already ended: there is nothing to abort, pause or promote."""
 
 
 @dataclass(frozen=True)
@@ -333,6 +339,17 @@ def describe_rollout(
         "reason": (record or {}).get("reason"),
         "startedAt": (record or {}).get("startedAt"),
         "endedAt": (record or {}).get("endedAt"),
+        # People's requests, and what the rollout waits for now (never its token).
+        "paused": (record or {}).get("pause"),
+        "promoteRequested": (record or {}).get("promote"),
+        "abortRequested": (record or {}).get("abort"),
+        "requests": (record or {}).get("requests", []),
+        "waiting": _waiting(record),
+        "hooks": {
+            event: (record or {})[f"hook{event}"]
+            for event in ("PreTraffic", "PostTraffic")
+            if (record or {}).get(f"hook{event}")
+        },
     }
     if execution is not None:
         if execution.get("error"):
@@ -341,6 +358,14 @@ def describe_rollout(
         if execution.get("output"):
             described["output"] = json.loads(execution["output"])
     return described
+
+
+def _waiting(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a running rollout waits for (a bake, or a hook's answer), without its token."""
+    waiting = (record or {}).get("waiting")
+    if (record or {}).get("status") != RUNNING or not isinstance(waiting, dict):
+        return None
+    return {key: value for key, value in waiting.items() if key != "token"}
 
 
 def encode_page_token(last_key: dict[str, Any]) -> str:
@@ -403,30 +428,26 @@ def list_rollouts(
     return summaries, (encode_page_token(last) if last else None)
 
 
-def _ended(rollout_id: str, record: dict[str, Any]) -> str:
+def _ended(rollout_id: str, record: dict[str, Any], verb: str = "abort") -> str:
     """``"rollout X already ended ROLLED_BACK: <why>"``."""
     status = record.get("status")
     if status not in ENDED:
-        return f"rollout {rollout_id} is already ending ({status}); nothing to abort"
+        return f"rollout {rollout_id} is already ending ({status}); nothing to {verb}"
     why = record.get("reason")
     return f"rollout {rollout_id} already ended {status}" + (f": {why}" if why else "")
 
 
-def abort_rollout(
+def _running_record(
     rollout_id: str,
-    by: str,
-    reason: str | None,
     store: RolloutStore,
-    now: datetime,
-    *,
-    function_name: str | None = None,
-    alias: str | None = None,
+    function_name: str | None,
+    alias: str | None,
+    verb: str,
 ) -> dict[str, Any]:
-    """Ask a running rollout to roll back; its next health check acts on it.
+    """The record of a running rollout of ``function_name:alias``, or why there is none.
 
-    With ``function_name`` and/or ``alias``, a rollout of another function or alias is
-    not found (NotFoundError "no rollout X for F:A"), checked before anything is written.
-    A rollout without a record has nothing to abort yet: not found either way.
+    NotFoundError "no rollout X for F:A" for an unknown id or another alias's rollout
+    (checked before anything is written); RolloutEndedError saying how it ended.
     """
     record = store.record(rollout_id)
     if record is None:
@@ -436,9 +457,248 @@ def abort_rollout(
     ):
         raise _no_rollout(rollout_id, function_name, alias)
     if record.get("status") in ENDED:
-        raise RolloutEndedError(_ended(rollout_id, record))
+        raise RolloutEndedError(_ended(rollout_id, record, verb))
+    return record
+
+
+def _request(
+    rollout_id: str,
+    verb: str,
+    by: str,
+    reason: str | None,
+    store: RolloutStore,
+    now: datetime,
+    sfn: Any,
+    *,
+    function_name: str | None,
+    alias: str | None,
+    set_fields: dict[str, Any] | None = None,
+    remove: tuple[str, ...] = (),
+    require: str | None = None,
+    extra: dict[str, Any] | None = None,
+    abort: bool = False,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Record a person's request on a running rollout, then wake it at once.
+
+    Returns ``(entry, record before)``. The request is written first and the wake
+    comes after: the rollout's next look (now, or at its next check if the wake is
+    lost) sees the request either way.
+    """
+    record = _running_record(rollout_id, store, function_name, alias, verb)
     at = now.isoformat(timespec="seconds")
-    if not store.request_abort(rollout_id, by, reason or "no reason given", at):
+    entry = {
+        "verb": verb,
+        "by": bounded(by, 512),
+        "at": at,
+        **({"reason": bounded(reason)} if reason else {}),
+        **(extra or {}),
+    }
+    if not store.request(
+        rollout_id, entry, at, set_fields=set_fields, remove=remove, require=require
+    ):
+        latest = store.record(rollout_id) or record
+        if latest.get("status") == RUNNING and require is not None:
+            raise VerbRefusedError(_not_applicable(rollout_id, verb))
+        raise RolloutEndedError(_ended(rollout_id, latest, verb))
+    if sfn is not None:
+        with contextlib.suppress(RolloutError):
+            # A lost wake costs time, not safety: the next check sees the request.
+            wake(store.record(rollout_id), sfn, _woken_by(verb, by, reason), abort=abort)
+    return entry, record
+
+
+def _not_applicable(rollout_id: str, verb: str) -> str:
+    if verb == "resume":
+        return f"rollout {rollout_id} is not paused; nothing to resume"
+    return f"rollout {rollout_id} cannot {verb} now"
+
+
+def _woken_by(verb: str, by: str, reason: str | None) -> str:
+    past = {"abort": "aborted", "pause": "paused", "resume": "resumed", "promote": "promoted"}
+    return f"{past.get(verb, verb)} by {by}" + (f": {reason}" if reason else "")
+
+
+def _step_of(record: dict[str, Any]) -> int:
+    state = record.get("state") or {}
+    return int(state.get("stepIndex", -1))
+
+
+def abort_rollout(
+    rollout_id: str,
+    by: str,
+    reason: str | None,
+    store: RolloutStore,
+    now: datetime,
+    *,
+    sfn: Any = None,
+    function_name: str | None = None,
+    alias: str | None = None,
+) -> dict[str, Any]:
+    """Ask a running rollout to roll back, at once: its bake, or a hook's wait, ends now.
+
+    With ``function_name`` and/or ``alias``, a rollout of another function or alias is
+    not found (NotFoundError "no rollout X for F:A"), checked before anything is written.
+    A rollout without a record has nothing to abort yet: not found either way. Without
+    ``sfn`` nothing is woken: the rollout acts on the abort at its next look.
+    """
+    record = _running_record(rollout_id, store, function_name, alias, "abort")
+    at = now.isoformat(timespec="seconds")
+    why = reason or "no reason given"
+    if not store.request_abort(rollout_id, by, why, at):
         # It ended (or began to) between the read and the write: say how.
         raise RolloutEndedError(_ended(rollout_id, store.record(rollout_id) or record))
+    if sfn is not None:
+        with contextlib.suppress(RolloutError):
+            wake(store.record(rollout_id), sfn, _woken_by("abort", by, why), abort=True)
     return {"rolloutId": rollout_id, "abortRequested": True, "by": by, "at": at}
+
+
+def pause_rollout(
+    rollout_id: str,
+    by: str,
+    reason: str | None,
+    store: RolloutStore,
+    now: datetime,
+    *,
+    sfn: Any = None,
+    function_name: str | None = None,
+    alias: str | None = None,
+) -> dict[str, Any]:
+    """Hold a running rollout at its weight until resumed (health is still watched)."""
+    at = now.isoformat(timespec="seconds")
+    pause = {"by": bounded(by, 512), "at": at, **({"reason": bounded(reason)} if reason else {})}
+    entry, record = _request(
+        rollout_id,
+        "pause",
+        by,
+        reason,
+        store,
+        now,
+        sfn,
+        function_name=function_name,
+        alias=alias,
+        set_fields={"pause": pause},
+        remove=("promote",),
+    )
+    return {"rolloutId": rollout_id, "paused": True, **_where(record), **entry}
+
+
+def resume_rollout(
+    rollout_id: str,
+    by: str,
+    store: RolloutStore,
+    now: datetime,
+    *,
+    sfn: Any = None,
+    function_name: str | None = None,
+    alias: str | None = None,
+) -> dict[str, Any]:
+    """Let a paused rollout go on: its bake continues where it was paused."""
+    entry, record = _request(
+        rollout_id,
+        "resume",
+        by,
+        None,
+        store,
+        now,
+        sfn,
+        function_name=function_name,
+        alias=alias,
+        remove=("pause",),
+        require="pause",
+    )
+    return {"rolloutId": rollout_id, "resumed": True, **_where(record), **entry}
+
+
+def promote_rollout(
+    rollout_id: str,
+    by: str,
+    store: RolloutStore,
+    now: datetime,
+    *,
+    full: bool = False,
+    sfn: Any = None,
+    function_name: str | None = None,
+    alias: str | None = None,
+) -> dict[str, Any]:
+    """End the current bake or pause now and go to the next step; ``full``: to 100% now.
+
+    Health is still checked first: a firing alarm rolls back instead. A promote moves
+    past the step that was live when it was asked, never two steps. It also ends a
+    pause (``rollouts pause``).
+    """
+    record = _running_record(rollout_id, store, function_name, alias, "promote")
+    step = _step_of(record)
+    at = now.isoformat(timespec="seconds")
+    promote = {"by": bounded(by, 512), "at": at, "step": step, "full": full}
+    entry, record = _request(
+        rollout_id,
+        "promote",
+        by,
+        None,
+        store,
+        now,
+        sfn,
+        function_name=function_name,
+        alias=alias,
+        set_fields={"promote": promote},
+        remove=("pause",),
+        extra={"full": full, "step": step + 1},
+    )
+    return {"rolloutId": rollout_id, "promoteRequested": True, **_where(record), **entry}
+
+
+def report_hook(
+    rollout_id: str,
+    by: str,
+    succeeded: bool,
+    reason: str | None,
+    store: RolloutStore,
+    sfn: Any,
+    now: datetime,
+    *,
+    function_name: str | None = None,
+    alias: str | None = None,
+) -> dict[str, Any]:
+    """Answer, for a person, the hook the rollout is waiting for (on its callback token).
+
+    VerbRefusedError when no hook is waiting (none was invoked, or it answered already).
+    """
+    record = _running_record(rollout_id, store, function_name, alias, "report a hook result")
+    waiting = record.get("waiting")
+    if not isinstance(waiting, dict) or waiting.get("kind") not in ("PreTraffic", "PostTraffic"):
+        raise VerbRefusedError(f"rollout {rollout_id} is not waiting for a hook's answer")
+    answer: dict[str, Any] = {"status": "Succeeded" if succeeded else "Failed"}
+    if not succeeded:
+        answer["reason"] = f"{reason or 'no reason given'} (reported by {by})"
+    try:
+        with aws_errors():
+            sfn.send_task_success(taskToken=waiting["token"], output=json.dumps(answer))
+    except RolloutError as error:
+        if any(code in str(error) for code in GONE_CODES):
+            raise VerbRefusedError(
+                f"rollout {rollout_id}'s {waiting['kind']} hook has answered already"
+            ) from None
+        raise
+    at = now.isoformat(timespec="seconds")
+    entry = {
+        "verb": "hook-result",
+        "by": bounded(by, 512),
+        "at": at,
+        "hook": str(waiting.get("hook", "")),
+        "lifecycleEvent": waiting["kind"],
+        "status": answer["status"],
+        **({"reason": bounded(reason)} if reason else {}),
+    }
+    with contextlib.suppress(RolloutError):
+        store.request(rollout_id, entry, at)
+    return {"rolloutId": rollout_id, **entry}
+
+
+def _where(record: dict[str, Any]) -> dict[str, Any]:
+    """Where the rollout was when asked: its step and weight."""
+    state = record.get("state") or {}
+    steps = state.get("steps") or []
+    index = int(state.get("stepIndex", -1))
+    weight = int(steps[index]["weight"]) if 0 <= index < len(steps) else 0
+    return {"step": index + 1 if index >= 0 else 0, "weight": weight}

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from rollouts.decision import Decision, Progress, Routing
+from rollouts.decision import Action, Decision, Progress, Routing
 from rollouts.strategy import Step
 
 
@@ -24,11 +24,38 @@ class _Model(BaseModel):
 class PlannedStep(_Model):
     weight: int
     bake_seconds: int
+    # A pause step holds the weight before it (for bake_seconds, or until promoted).
+    pause: bool = False
+    until_promoted: bool = False
+
+    @classmethod
+    def of(cls, step: Step) -> PlannedStep:
+        return cls(
+            weight=step.weight,
+            bake_seconds=step.bake_seconds,
+            pause=step.pause,
+            until_promoted=step.until_promoted,
+        )
+
+
+# A hook that gives no timeoutSeconds has an hour to answer (CodeDeploy's limit).
+DEFAULT_HOOK_TIMEOUT_SECONDS = 3600
 
 
 class HookNames(_Model):
     pre_traffic: str | None = None
     post_traffic: str | None = None
+    # How long the state machine waits for each hook's answer (its callback included).
+    pre_traffic_timeout_seconds: int = DEFAULT_HOOK_TIMEOUT_SECONDS
+    post_traffic_timeout_seconds: int = DEFAULT_HOOK_TIMEOUT_SECONDS
+
+    def function(self, lifecycle_event: str) -> str | None:
+        return self.pre_traffic if lifecycle_event == "PreTraffic" else self.post_traffic
+
+    def timeout_seconds(self, lifecycle_event: str) -> int:
+        if lifecycle_event == "PreTraffic":
+            return self.pre_traffic_timeout_seconds
+        return self.post_traffic_timeout_seconds
 
 
 class RolloutState(_Model):
@@ -58,6 +85,10 @@ class RolloutState(_Model):
     # nothing moves; "finished" once FinishRollout recorded success.
     action: str = "shift"
     wait_seconds: int = 0
+    # The wait is a hold (paused, or a pause step until promoted): it bakes nothing.
+    held: bool = False
+    # When the decision to bake was taken: a bake woken early credits the time since.
+    bake_started_at: str | None = None
     reason: str | None = None
     summary: str = ""
     # Publish exactly this code (the request's or the triggering event's CodeSha256).
@@ -70,7 +101,10 @@ class RolloutState(_Model):
 
     @property
     def plan(self) -> tuple[Step, ...]:
-        return tuple(Step(s.weight, s.bake_seconds) for s in self.steps)
+        return tuple(
+            Step(s.weight, s.bake_seconds, pause=s.pause, until_promoted=s.until_promoted)
+            for s in self.steps
+        )
 
     @property
     def weight(self) -> int:
@@ -109,6 +143,10 @@ class RolloutState(_Model):
                 "baked_seconds": progress.baked_seconds,
                 "action": decision.action.value,
                 "wait_seconds": decision.wait_seconds,
+                "held": decision.held,
+                "bake_started_at": decision.decided_at.isoformat(timespec="seconds")
+                if decision.action == Action.BAKE
+                else None,
                 "reason": decision.reason,
                 "summary": summary,
             }

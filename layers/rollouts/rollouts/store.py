@@ -7,7 +7,12 @@ Items (single table, ``pk``/``sk``):
 - record: ``pk = ROLLOUT#<rolloutId>``, ``sk = ROLLOUT``, with ``aliasKey`` and
   ``startedAt`` (the ``byAlias`` index lists an alias's history, newest first),
   ``status``, ``state`` (the last rollout state), ``stepsTaken``, ``checks``
-  (the latest ``MAX_CHECKS_KEPT``) and ``checkCount``, ``reason``, ``abort``.
+  (the latest ``MAX_CHECKS_KEPT``) and ``checkCount``, ``reason``, ``abort``;
+  people's requests: ``pause``, ``promote`` and the list ``requests`` (who asked
+  what, when, why); ``waiting``: the task token of the wait in progress (a bake,
+  or a hook's answer), for whoever wakes it (never shown: it completes the task).
+- watch: ``pk = ALARM#<alarmName>``, ``sk = ROLLOUT#<rolloutId>``: which rollouts an
+  alarm's state change wakes (kept until ``expiresAt``, past any execution's year).
 
 Every write is safe to repeat: Step Functions may run a task twice.
 """
@@ -27,6 +32,10 @@ from rollouts.errors import RolloutError, RolloutInProgressError
 # latest checks only, and every text it stores is cut to a bound.
 MAX_CHECKS_KEPT = 20
 MAX_TEXT = 1_000
+# People's requests (pause, resume, promote, abort, hook results) kept on one record.
+MAX_REQUESTS = 50
+# A watch item outlives any execution (Step Functions ends an execution after a year).
+WATCH_KEPT_SECONDS = 400 * 24 * 60 * 60
 RUNNING = "RUNNING"
 # An ending has begun (rollback, release after a stop, stale takeover): no task may write
 # the record or the alias any more; the ending itself finishes the cleanup.
@@ -78,6 +87,14 @@ def record_key(rollout_id: str) -> dict[str, str]:
 
 def lock_item_key(alias_key: str) -> dict[str, str]:
     return {"pk": f"LOCK#{alias_key}", "sk": "LOCK"}
+
+
+def watch_key(alarm_name: str, rollout_id: str) -> dict[str, str]:
+    return {"pk": f"ALARM#{alarm_name}", "sk": f"ROLLOUT#{rollout_id}"}
+
+
+class TooManyRequestsOnRecordError(RolloutError):
+    """The record holds MAX_REQUESTS people's requests already."""
 
 
 class RolloutStore:
@@ -426,15 +443,126 @@ class RolloutStore:
         return self._conditional(
             self._table.update_item,
             Key=record_key(rollout_id),
-            UpdateExpression="SET #abort = :abort, updatedAt = :now",
+            # Also among people's requests (an abort is taken even when that list is full).
+            UpdateExpression=(
+                "SET #abort = :abort, updatedAt = :now,"
+                " #requests = list_append(if_not_exists(#requests, :none), :entry)"
+            ),
             ConditionExpression="#status = :running",
-            ExpressionAttributeNames={"#status": "status", "#abort": "abort"},
+            ExpressionAttributeNames={
+                "#status": "status",
+                "#abort": "abort",
+                "#requests": "requests",
+            },
             ExpressionAttributeValues={
                 ":abort": {"by": bounded(by, 512), "reason": bounded(reason), "at": now},
+                ":entry": [
+                    {"verb": "abort", "by": bounded(by, 512), "reason": bounded(reason), "at": now}
+                ],
+                ":none": [],
                 ":now": now,
                 ":running": RUNNING,
             },
         )
+
+    # -- people's requests, and the wait they wake -------------------------------
+    def request(
+        self,
+        rollout_id: str,
+        entry: dict[str, Any],
+        now: str,
+        *,
+        set_fields: dict[str, Any] | None = None,
+        remove: tuple[str, ...] = (),
+        require: str | None = None,
+    ) -> bool:
+        """Record a person's request on a RUNNING record: ``entry`` joins ``requests``.
+
+        ``set_fields`` and ``remove`` change the record in the same conditional write;
+        ``require``: an attribute that must exist (resume needs a pause). False when
+        the record is not RUNNING or lacks ``require``; TooManyRequestsOnRecordError
+        when it already holds MAX_REQUESTS requests.
+        """
+        fields = {"updatedAt": now, **(set_fields or {})}
+        names = {f"#{k}": k for k in [*fields, *remove]}
+        names.update({"#status": "status", "#requests": "requests"})
+        values: dict[str, Any] = {f":{k}": v for k, v in fields.items()}
+        values.update({":running": RUNNING, ":entry": [entry], ":none": [], ":max": MAX_REQUESTS})
+        expression = "SET " + ", ".join(
+            [f"#{k} = :{k}" for k in fields]
+            + ["#requests = list_append(if_not_exists(#requests, :none), :entry)"]
+        )
+        if remove:
+            expression += " REMOVE " + ", ".join(f"#{k}" for k in remove)
+        condition = (
+            "#status = :running AND (attribute_not_exists(#requests) OR size(#requests) < :max)"
+        )
+        if require is not None:
+            names["#required"] = require
+            condition += " AND attribute_exists(#required)"
+        done = self._conditional(
+            self._table.update_item,
+            Key=record_key(rollout_id),
+            UpdateExpression=expression,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+        if not done and len((self.record(rollout_id) or {}).get("requests") or []) >= MAX_REQUESTS:
+            raise TooManyRequestsOnRecordError(
+                f"rollout {rollout_id} already holds {MAX_REQUESTS} requests; abort it instead"
+            )
+        return done
+
+    def set_waiting(
+        self, rollout_id: str, waiting: dict[str, Any], now: str, *, unless_aborted: bool = False
+    ) -> bool:
+        """Leave the token of the wait about to begin where a request or an alarm finds it.
+
+        False when the record is not RUNNING (or, ``unless_aborted``, an abort is
+        requested): then nothing may wait.
+        """
+        condition = "#status = :running"
+        names = {"#status": "status"}
+        if unless_aborted:
+            condition += " AND attribute_not_exists(#abort)"
+            names["#abort"] = "abort"
+        return self._conditional(
+            self._table.update_item,
+            Key=record_key(rollout_id),
+            UpdateExpression="SET waiting = :waiting, updatedAt = :now",
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={":waiting": waiting, ":now": now, ":running": RUNNING},
+        )
+
+    def watch(self, rollout_id: str, alarms: tuple[str, ...], now_epoch: int) -> None:
+        """Let each alarm's state change find this rollout (safe to repeat)."""
+        with aws_errors(), self._table.batch_writer() as batch:
+            for name in alarms:
+                batch.put_item(
+                    Item={
+                        **watch_key(name, rollout_id),
+                        "rolloutId": rollout_id,
+                        "expiresAt": now_epoch + WATCH_KEPT_SECONDS,
+                    }
+                )
+
+    def watchers(self, alarm_name: str) -> list[str]:
+        """The rollouts that watch ``alarm_name`` (ended ones included, until they expire)."""
+        found: list[str] = []
+        query: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": f"ALARM#{alarm_name}"},
+            "ProjectionExpression": "rolloutId",
+        }
+        while True:
+            with aws_errors():
+                page = self._table.query(**query)
+            found += [str(item["rolloutId"]) for item in page.get("Items", [])]
+            if not page.get("LastEvaluatedKey"):
+                return found
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def history(
         self, alias_key: str, limit: int = 20, start: dict[str, Any] | None = None

@@ -6,12 +6,15 @@ Parsing only: the steps a named strategy expands to are computed by
 
 from __future__ import annotations
 
+import difflib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from rollouts.errors import ValidationError
+from rollouts.errors import ValidationError, clip
 
 CODEDEPLOY_PREFIX = "CodeDeployDefault.Lambda"
 
@@ -27,16 +30,40 @@ CODEDEPLOY_NAMES: tuple[str, ...] = (
     "AllAtOnce",
 )
 
-# Exact and case-sensitive, like CodeDeploy: N is 1..99 and M >= 1, no leading zeros.
+# Exact and case-sensitive, like CodeDeploy: N is 1..99 and M >= 1, no leading zeros,
+# "Minute" when M is 1 and "Minutes" otherwise (checked against the canonical name).
 _CANARY = re.compile(r"Canary(?P<percent>[1-9][0-9]?)Percent(?P<minutes>[1-9][0-9]*)Minutes?")
 _LINEAR = re.compile(r"Linear(?P<percent>[1-9][0-9]?)PercentEvery(?P<minutes>[1-9][0-9]*)Minutes?")
 _ALL_AT_ONCE = "AllAtOnce"
+# What a mistyped name probably meant: any case, spaces around, leading zeros, a prefix
+# spelled loosely, "Minute" for "Minutes" and back. Only ever used to suggest a name.
+_LOOSE = re.compile(
+    r"\s*(?:codedeploydefault\.(?:lambda)?\.?)?"
+    r"(?P<kind>canary|linear)0*(?P<percent>[1-9][0-9]?)percent(?P<every>every)?"
+    r"0*(?P<minutes>[1-9][0-9]*)\s*minutes?\s*",
+    re.IGNORECASE,
+)
+_LOOSE_PREFIX = re.compile(r"\s*(?:codedeploydefault\.(?:lambda)?\.?)?", re.IGNORECASE)
+# How alike a name must be to a CodeDeploy one to be suggested (difflib's ratio).
+_SUGGESTION_CUTOFF = 0.8
+_SHOWN_NAME_LENGTH = 60
 
 ACCEPTED_FORMS = (
     "accepted: a CodeDeploy name (" + ", ".join(CODEDEPLOY_NAMES) + "), "
     f"optionally prefixed with {CODEDEPLOY_PREFIX}; "
     "Canary<N>Percent<M>Minute(s) or Linear<N>PercentEvery<M>Minute(s) with N 1..99 and M >= 1; "
-    'or {"steps": [{"weight": 5, "bakeSeconds": 300}, ...]}'
+    'or {"steps": [{"weight": 5, "bakeSeconds": 300}, {"pause": {}}, ...]}'
+    ' (a pause step holds the weight before it: {"pause": {}} until promoted,'
+    ' {"pause": {"seconds": N}} for N seconds)'
+)
+
+# The forms a strategy *name* may take, for the refusal of an unknown name: shorter than
+# ACCEPTED_FORMS, so that the whole message stays below ValidationError's bound.
+NAME_FORMS = (
+    "accepted: a CodeDeploy name (" + ", ".join(CODEDEPLOY_NAMES) + "), "
+    f"optionally prefixed with {CODEDEPLOY_PREFIX}; "
+    "Canary<N>Percent<M>Minutes or Linear<N>PercentEvery<M>Minutes with N 1..99 and M >= 1 "
+    '(Minute when M is 1); or explicit steps {"steps": [...]}'
 )
 
 
@@ -54,11 +81,32 @@ class Step:
     """One traffic step: ``weight`` percent on the target, held for ``bake_seconds``.
 
     ``Step(10, 300)`` sends 10% of invocations to the target version and bakes for
-    five minutes before the next step (or the promotion to 100%).
+    five minutes before the next step (or the promotion to 100%). A pause step
+    (``pause``) holds the weight of the step before it (0 when it comes first):
+    for ``bake_seconds``, or, ``until_promoted``, until someone runs
+    ``rollouts promote``. Health is watched during a pause as during any bake.
     """
 
     weight: int
     bake_seconds: int
+    pause: bool = False
+    until_promoted: bool = False
+
+    def as_input(self) -> dict[str, Any]:
+        """The step in the request's JSON form."""
+        if self.until_promoted:
+            return {"pause": {}}
+        if self.pause:
+            return {"pause": {"seconds": self.bake_seconds}}
+        return {"weight": self.weight, "bakeSeconds": self.bake_seconds}
+
+    def label(self) -> str:
+        """``10%/300s``, ``pause 600s`` or ``pause``: how the strategy's name shows it."""
+        if self.until_promoted:
+            return "pause"
+        if self.pause:
+            return f"pause {self.bake_seconds}s"
+        return f"{self.weight}%/{self.bake_seconds}s"
 
 
 @dataclass(frozen=True)
@@ -75,12 +123,10 @@ class Strategy:
     minutes: int = 0
     steps: tuple[Step, ...] = ()
 
-    def as_input(self) -> str | dict[str, list[dict[str, int]]]:
+    def as_input(self) -> str | dict[str, list[dict[str, Any]]]:
         """The strategy in the request's JSON form (a name, or the explicit steps)."""
         if self.kind is StrategyKind.STEPS:
-            return {
-                "steps": [{"weight": s.weight, "bakeSeconds": s.bake_seconds} for s in self.steps]
-            }
+            return {"steps": [s.as_input() for s in self.steps]}
         return self.name
 
 
@@ -105,7 +151,7 @@ ALL_AT_ONCE = Strategy(StrategyKind.ALL_AT_ONCE, _ALL_AT_ONCE)
 
 def explicit(steps: tuple[Step, ...]) -> Strategy:
     """``explicit((Step(5, 300), Step(50, 600)))`` is named ``Custom(5%/300s, 50%/600s)``."""
-    name = "Custom(" + ", ".join(f"{s.weight}%/{s.bake_seconds}s" for s in steps) + ")"
+    name = "Custom(" + ", ".join(s.label() for s in steps) + ")"
     return Strategy(StrategyKind.STEPS, name, steps=steps)
 
 
@@ -131,11 +177,55 @@ def _parse_name(text: str) -> Strategy:
     name = text.removeprefix(CODEDEPLOY_PREFIX)
     if name == _ALL_AT_ONCE:
         return ALL_AT_ONCE
+    parsed: Strategy | None = None
     if match := _CANARY.fullmatch(name):
-        return canary(int(match["percent"]), int(match["minutes"]))
-    if match := _LINEAR.fullmatch(name):
-        return linear(int(match["percent"]), int(match["minutes"]))
-    raise ValidationError("strategy", f"unknown strategy {text!r}; {ACCEPTED_FORMS}")
+        parsed = canary(int(match["percent"]), int(match["minutes"]))
+    elif match := _LINEAR.fullmatch(name):
+        parsed = linear(int(match["percent"]), int(match["minutes"]))
+    if parsed is not None and parsed.name == name:
+        return parsed
+    raise ValidationError("strategy", unknown_strategy(text))
+
+
+def unknown_strategy(text: str) -> str:
+    """The refusal of a name no strategy has, with the likeliest one it meant.
+
+    >>> unknown_strategy("Canary10Percent5Minute").split("?")[0]
+    'unknown strategy Canary10Percent5Minute; did you mean Canary10Percent5Minutes'
+    """
+    if not text:
+        shown = "(an empty name)"
+    elif text.strip() != text or any(not char.isprintable() for char in text):
+        shown = json.dumps(text)  # the spaces around it, or what cannot be seen, shown
+    else:
+        shown = text
+    # Clipped, so that the name, the suggestion and the forms all fit in the message.
+    shown = clip(shown, _SHOWN_NAME_LENGTH)
+    meant = suggestion(text)
+    hint = f"did you mean {meant}? " if meant else ""
+    return f"unknown strategy {shown}; {hint}{NAME_FORMS}"
+
+
+def suggestion(text: str) -> str | None:
+    """The strategy name ``text`` probably meant, or None.
+
+    A custom name with the wrong case, "Minute" for "Minutes" or spaces around is
+    spelled right (``canary5percent2minute`` -> ``Canary5Percent2Minutes``); anything
+    else is compared with the CodeDeploy names, case-insensitively
+    (``Canary10Percent5Minuts`` -> ``Canary10Percent5Minutes``).
+    """
+    if match := _LOOSE.fullmatch(text):
+        make = canary if match["kind"].lower() == "canary" and not match["every"] else linear
+        if match["kind"].lower() == "canary" and match["every"]:
+            return None  # "CanaryNPercentEvery..." mixes the two: no one name fits
+        meant = make(int(match["percent"]), int(match["minutes"])).name
+        return meant if meant != text else None
+    core = _LOOSE_PREFIX.sub("", text, count=1).strip().lower()
+    by_lower = {name.lower(): name for name in CODEDEPLOY_NAMES}
+    close = difflib.get_close_matches(core, list(by_lower), n=1, cutoff=_SUGGESTION_CUTOFF)
+    if not close or by_lower[close[0]] == text:
+        return None
+    return by_lower[close[0]]
 
 
 def _parse_steps(value: Mapping[object, object]) -> Strategy:
@@ -167,9 +257,16 @@ def _parse_steps(value: Mapping[object, object]) -> Strategy:
                 )
             )
             continue
+        if "pause" in item:
+            pause = _pause_step(item, path, previous or 0, errors)
+            if pause is not None:
+                steps.append(pause)
+            continue
         for key in item:
             if key not in ("weight", "bakeSeconds"):
-                errors.append((f"{path}.{key}", "unknown field; accepted: weight, bakeSeconds"))
+                errors.append(
+                    (f"{path}.{key}", "unknown field; accepted: weight, bakeSeconds, or pause")
+                )
         weight = _step_int(item, "weight", path, errors, low=1, high=99)
         if weight is not None and previous is not None and weight <= previous:
             errors.append(
@@ -187,6 +284,31 @@ def _parse_steps(value: Mapping[object, object]) -> Strategy:
     if errors:
         raise ValidationError.from_errors(errors)
     return explicit(tuple(steps))
+
+
+def _pause_step(
+    item: Mapping[object, object], path: str, weight: int, errors: list[tuple[str, str]]
+) -> Step | None:
+    """``{"pause": {}}`` (until promoted) or ``{"pause": {"seconds": N}}``, at ``weight``."""
+    for key in item:
+        if key != "pause":
+            errors.append((f"{path}.{key}", "unknown field; a pause step holds only pause"))
+    pause = item["pause"]
+    if not isinstance(pause, Mapping):
+        errors.append(
+            (
+                f"{path}.pause",
+                'must be {} (until promoted) or {"seconds": N}, not ' + _kind(pause),
+            )
+        )
+        return None
+    for key in pause:
+        if key != "seconds":
+            errors.append((f"{path}.pause.{key}", "unknown field; accepted: seconds"))
+    if "seconds" not in pause:
+        return Step(weight, 0, pause=True, until_promoted=True)
+    seconds = _step_int(pause, "seconds", f"{path}.pause", errors, low=1, high=None)
+    return None if seconds is None else Step(weight, seconds, pause=True)
 
 
 def _step_int(
@@ -221,9 +343,9 @@ def _kind(value: object) -> str:
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, int | float):
-        return repr(value)
+        return str(value)
     if isinstance(value, str):
-        return f"the string {value!r}"
+        return f"the string {json.dumps(value, ensure_ascii=False)}"
     if isinstance(value, list | tuple):
         return "a list"
     if isinstance(value, Mapping):

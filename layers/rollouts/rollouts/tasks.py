@@ -24,12 +24,24 @@ from datetime import datetime
 from typing import Any
 
 from rollouts.aliases import Alarms, AliasConfig, FunctionInfo, InvocationTimeoutError, Lambda
-from rollouts.aws import HOOK_READ_TIMEOUT_SECONDS, client, table
-from rollouts.decision import Action, Health, Progress, Routing, decide, describe, owns
+from rollouts.aws import HOOK_READ_TIMEOUT_SECONDS, aws_errors, client, table
+from rollouts.decision import (
+    Action,
+    Control,
+    Health,
+    Progress,
+    Routing,
+    decide,
+    describe,
+    owns,
+    wake_reason,
+)
+from rollouts.durations import human
 from rollouts.endings import conclude
 from rollouts.errors import (
     AbortedError,
     AccessDeniedError,
+    AwsError,
     HookFailedError,
     NotFoundError,
     PreconditionFailedError,
@@ -55,6 +67,7 @@ from rollouts.store import (
     RolloutStore,
     bounded,
 )
+from rollouts.wake import WOKEN_BY
 
 HOOK_EVENTS = ("PreTraffic", "PostTraffic")
 # How often a task looks again when Lambda refuses its alias write (RevisionId moved on).
@@ -212,6 +225,9 @@ def _prepare(event: dict[str, Any], services: Services, now: datetime) -> Rollou
             services.lambda_.pin(
                 state.function_name, state.pin_alias, str(state.baseline_version), rollout_id
             )
+        if state.alarms:
+            # Before the record: an alarm entering ALARM then always finds the rollout.
+            services.store.watch(rollout_id, state.alarms, int(now.timestamp()))
         if not services.store.create_record(state.as_json(), key, _iso(now)):
             existing = services.store.record(rollout_id) or {}
             if existing.get("status") != RUNNING:
@@ -271,6 +287,14 @@ def _plan(
                 " or use AllAtOnce",
             )
         )
+    if baseline is None and not request.create_alias:
+        problems.append(
+            (
+                "alias",
+                f"{function.name} has no alias {request.alias}: check its name, or ask for"
+                " a first deploy with createAlias: true (CLI: --create-alias)",
+            )
+        )
     if problems:
         raise ValidationError.from_errors(problems)
     first_deploy = baseline is None
@@ -288,13 +312,17 @@ def _plan(
         target_version=target,
         first_deploy=first_deploy,
         strategy=request.strategy.name,
-        steps=tuple(PlannedStep(weight=s.weight, bake_seconds=s.bake_seconds) for s in steps),
+        steps=tuple(PlannedStep.of(s) for s in steps),
         check_interval_seconds=request.resolved_check_interval_seconds,
         alarms=request.alarms,
         hooks=HookNames(
-            pre_traffic=request.hooks.pre_traffic if request.hooks else None,
-            post_traffic=request.hooks.post_traffic if request.hooks else None,
-        ),
+            pre_traffic=request.hooks.pre_traffic,
+            post_traffic=request.hooks.post_traffic,
+            pre_traffic_timeout_seconds=request.hooks.pre_traffic_timeout_seconds,
+            post_traffic_timeout_seconds=request.hooks.post_traffic_timeout_seconds,
+        )
+        if request.hooks
+        else HookNames(),
         alias_revision_id=baseline.revision_id if baseline else None,
         code_sha256=request.code_sha256,
         pin_alias=pin_name(rollout_id)
@@ -398,8 +426,10 @@ def publish(state: RolloutState, services: Services, now: datetime) -> RolloutSt
 
 
 # -- RunPreTrafficHook / RunPostTrafficHook -----------------------------------
-def hook_payload(state: RolloutState, lifecycle_event: str) -> dict[str, Any]:
-    """The hook contract's payload."""
+def hook_payload(
+    state: RolloutState, lifecycle_event: str, token: str | None = None
+) -> dict[str, Any]:
+    """The hook contract's payload (with ``callbackToken``, when the hook may answer later)."""
     return {
         "rolloutId": state.rollout_id,
         "lifecycleEvent": lifecycle_event,
@@ -408,7 +438,12 @@ def hook_payload(state: RolloutState, lifecycle_event: str) -> dict[str, Any]:
         "fromVersion": state.baseline_version,
         "toVersion": state.target_version,
         "targetArn": f"{state.function_arn}:{state.target_version}",
+        **({"callbackToken": token} if token else {}),
     }
+
+
+class HookPendingError(Exception):
+    """The hook answered ``{"status": "Pending"}``: it reports later, on its callback token."""
 
 
 def run_hook(
@@ -417,6 +452,7 @@ def run_hook(
     services: Services,
     now: datetime,
     context: Any = None,
+    token: str | None = None,
 ) -> RolloutState:
     """Invoke the hook once; it passes only when it answers ``{"status": "Succeeded"}``.
 
@@ -425,11 +461,19 @@ def run_hook(
     by rollout and lifecycle event) before the record is written, so a retried task
     reuses it and never invokes the hook again; only a call whose answer was lost
     (the invocation itself failed) is made again.
+
+    With ``token`` (the state machine waits for it): the token is left on the record
+    first (so that an abort ends the wait at once), the hook gets it as
+    ``callbackToken``, and its answer is sent on it: at once when the hook answers
+    Succeeded or Failed, by the hook itself (``SendTaskSuccess``/``SendTaskFailure``)
+    when it answers Pending. ``judge_hook`` then records the answer.
     """
     if lifecycle_event not in HOOK_EVENTS:
-        raise ValueError(f"lifecycleEvent must be one of {HOOK_EVENTS}, not {lifecycle_event!r}")
-    hook = state.hooks.pre_traffic if lifecycle_event == "PreTraffic" else state.hooks.post_traffic
+        raise ValueError(f"lifecycleEvent must be one of {HOOK_EVENTS}, not {lifecycle_event}")
+    hook = state.hooks.function(lifecycle_event)
     if not hook:
+        if token:
+            _send_answer(services, token, {"status": "Succeeded"})
         return state
     record = services.store.record(state.rollout_id) or {}
     if record.get("status") != RUNNING:
@@ -437,22 +481,82 @@ def run_hook(
     reason = abort_reason(record)
     if reason is not None:
         raise AbortedError(f"{reason} {state.progress().where()}")
-    verdict = _hook_answer(state, lifecycle_event, hook, services, context)
-    answer: dict[str, Any] = {
-        f"hook{lifecycle_event}": {
-            "function": hook,
-            "result": bounded(verdict or "Succeeded"),
-            "at": _iso(now),
-        }
-    }
-    services.store.update(state.rollout_id, _iso(now), **answer)
+    if token is None:
+        verdict = _hook_answer(state, lifecycle_event, hook, services, context)
+        _record_hook(state, lifecycle_event, hook, verdict or "Succeeded", services, now)
+        if verdict is not None:
+            raise HookFailedError(f"{lifecycle_event} hook {hook} failed: {verdict}")
+        return state
+    waiting = {"kind": lifecycle_event, "token": token, "hook": hook, "since": _iso(now)}
+    if not services.store.set_waiting(state.rollout_id, waiting, _iso(now), unless_aborted=True):
+        record = services.store.record(state.rollout_id) or {}
+        if record.get("status") != RUNNING:
+            raise RecordClosedError(f"rollout {state.rollout_id} is {record.get('status')}")
+        raise AbortedError(f"{abort_reason(record)} {state.progress().where()}")
+    try:
+        verdict = _hook_answer(state, lifecycle_event, hook, services, context, token)
+    except HookPendingError:
+        _record_hook(state, lifecycle_event, hook, "Pending", services, now)
+        return state
+    answer = {"status": "Succeeded"} if verdict is None else {"status": "Failed", "reason": verdict}
+    _send_answer(services, token, answer)
+    return state
+
+
+def _send_answer(services: Services, token: str, answer: dict[str, Any]) -> None:
+    """Answer for the hook on its token; a wait that already ended (an abort) is no error."""
+    from rollouts.wake import GONE_CODES
+
+    try:
+        with aws_errors():
+            services.sfn.send_task_success(taskToken=token, output=json.dumps(answer))
+    except AwsError as error:
+        if error.code not in GONE_CODES:
+            raise
+
+
+def _record_hook(
+    state: RolloutState,
+    lifecycle_event: str,
+    hook: str,
+    result: str,
+    services: Services,
+    now: datetime,
+) -> None:
+    services.store.update(
+        state.rollout_id,
+        _iso(now),
+        **{
+            f"hook{lifecycle_event}": {"function": hook, "result": bounded(result), "at": _iso(now)}
+        },
+    )
+
+
+def judge_hook(
+    state: RolloutState, lifecycle_event: str, answer: Any, services: Services, now: datetime
+) -> RolloutState:
+    """Record the answer a hook gave on its token (or RunHook gave for it), and judge it.
+
+    It passes only on ``{"status": "Succeeded"}``: ``{"status": "Failed", "reason": ...}``
+    or anything else is a HookFailedError naming the hook and what it answered.
+    """
+    hook = state.hooks.function(lifecycle_event) or "hook"
+    verdict = _hook_verdict(json.dumps(answer).encode(), None)
+    _record_hook(state, lifecycle_event, hook, verdict or "Succeeded", services, now)
+    with contextlib.suppress(RolloutError):
+        services.store.update(state.rollout_id, _iso(now), waiting=None)
     if verdict is not None:
         raise HookFailedError(f"{lifecycle_event} hook {hook} failed: {verdict}")
     return state
 
 
 def _hook_answer(
-    state: RolloutState, lifecycle_event: str, hook: str, services: Services, context: Any
+    state: RolloutState,
+    lifecycle_event: str,
+    hook: str,
+    services: Services,
+    context: Any,
+    token: str | None = None,
 ) -> str | None:
     """The hook's verdict (None: passed), invoking it only if no answer is remembered.
 
@@ -465,10 +569,14 @@ def _hook_answer(
     answered: list[dict[str, Any]] = []
 
     def invoke(call: dict[str, Any]) -> dict[str, Any]:
-        payload = json.dumps(hook_payload(state, lifecycle_event)).encode()
+        payload = json.dumps(hook_payload(state, lifecycle_event, token)).encode()
         started = time.monotonic()
         try:
             body, function_error = services.hooks.invoke(hook, payload)
+            if token and not function_error and _is_pending(body):
+                # Not remembered (this raises through the idempotency): a retry of the task
+                # has a new token, which the hook must be given.
+                raise HookPendingError(hook)
             answer = {"verdict": _hook_verdict(body, function_error)}
         except InvocationTimeoutError as error:
             if time.monotonic() - started < HOOK_READ_TIMEOUT_SECONDS - HOOK_SLOW_MARGIN_SECONDS:
@@ -514,6 +622,14 @@ def _hook_answer(
     return None if verdict is None else str(verdict)
 
 
+def _is_pending(body: bytes) -> bool:
+    try:
+        answer = json.loads(body.decode("utf-8", "replace") or "null")
+    except json.JSONDecodeError:
+        return False
+    return isinstance(answer, dict) and answer.get("status") == "Pending"
+
+
 def _hook_verdict(body: bytes, function_error: str | None) -> str | None:
     """None when the hook passed, else why it failed, in words."""
     text = body.decode("utf-8", "replace")
@@ -539,10 +655,21 @@ def _hook_verdict(body: bytes, function_error: str | None) -> str | None:
 # RUNNING. A decision other than the task's own (an abort, a firing alarm, drift) is
 # returned for NextAction to follow: nothing is written.
 def _decided(
-    state: RolloutState, progress: Progress, health: Health, now: datetime
+    state: RolloutState,
+    progress: Progress,
+    health: Health,
+    now: datetime,
+    control: Control | None = None,
 ) -> RolloutState:
-    decision = decide(progress, health, now)
+    decision = decide(progress, health, now, control)
     return state.following(decision, progress, describe(decision, progress))
+
+
+def _judged(
+    state: RolloutState, progress: Progress, seen: Observation, now: datetime
+) -> RolloutState:
+    """``_decided`` on what was seen: its health and people's requests."""
+    return _decided(state, progress, health_of(state, seen), now, seen.control)
 
 
 def _seen(state: RolloutState, services: Services, *, alarms: bool = True) -> Observation:
@@ -708,7 +835,7 @@ def shift(state: RolloutState, services: Services, now: datetime) -> RolloutStat
     """Send the next step's percent of traffic to the target, then decide (usually: bake)."""
     seen = _seen(state, services)
     progress = state.progress()
-    decision = decide(progress, health_of(state, seen), now)
+    decision = decide(progress, health_of(state, seen), now, seen.control)
     if decision.action != Action.SHIFT:
         return state.following(decision, progress, describe(decision, progress))
     index = decision.step_index
@@ -716,11 +843,11 @@ def shift(state: RolloutState, services: Services, now: datetime) -> RolloutStat
     wanted = Routing.of(str(state.baseline_version), {str(state.target_version): step.weight})
     written = _write_alias(state, seen, wanted, services, now)
     if written is None:  # an abort was accepted just now: nothing moved
-        return _decided(state, progress, health_of(state, _seen(state, services)), now)
+        return _judged(state, progress, _seen(state, services), now)
     if isinstance(written, str):
         return _decided(state, state.progress(), Health(drift=written), now)
     state = state.with_(alias_revision_id=written.revision_id)
-    state = _decided(state, state.progress().at_step(index), Health(), now)
+    state = _decided(state, state.progress().at_step(index), Health(), now, seen.control)
     saved = state
     try:
         _save_or_take_back(
@@ -742,7 +869,7 @@ def shift(state: RolloutState, services: Services, now: datetime) -> RolloutStat
             ),
         )
     except AbortRequestedError:
-        return _decided(saved, progress, health_of(saved, _seen(saved, services)), now)
+        return _judged(saved, progress, _seen(saved, services), now)
     services.events.emit(status_detail(Phase.SHIFTED, state, now))
     return state
 
@@ -754,7 +881,7 @@ def promote(state: RolloutState, services: Services, now: datetime) -> RolloutSt
     """
     assert state.target_version is not None
     seen = _seen(state, services)
-    decided = _decided(state, state.progress(), health_of(state, seen), now)
+    decided = _judged(state, state.progress(), seen, now)
     if decided.action != Action.PROMOTE:
         return decided
     wanted = Routing.of(state.target_version)
@@ -764,7 +891,7 @@ def promote(state: RolloutState, services: Services, now: datetime) -> RolloutSt
     else:
         written = _write_alias(state, seen, wanted, services, now)
     if written is None:  # an abort was accepted just now: nothing moved
-        return _decided(state, state.progress(), health_of(state, _seen(state, services)), now)
+        return _judged(state, state.progress(), _seen(state, services), now)
     if isinstance(written, str):
         return _decided(state, state.progress(), Health(drift=written), now)
     summary = (
@@ -791,25 +918,66 @@ def promote(state: RolloutState, services: Services, now: datetime) -> RolloutSt
             ),
         )
     except AbortRequestedError:
-        return _decided(state, state.progress(), health_of(state, _seen(state, services)), now)
+        return _judged(state, state.progress(), _seen(state, services), now)
     services.events.emit(status_detail(Phase.PROMOTED, promoted, now, reason=summary))
     return promoted
 
 
-def check(state: RolloutState, services: Services, now: datetime) -> RolloutState:
-    """After a bake wait: observe alarms, abort requests and the alias, then decide."""
-    progress = state.progress().after_wait(state.wait_seconds)
+def bake(state: RolloutState, token: str, services: Services, now: datetime) -> dict[str, Any]:
+    """Begin a bake's wait: leave its token where a wake finds it, then look once.
+
+    The Bake state waits on ``token`` until its timeout (the check interval, or the
+    bake left) or until woken (``rollouts.wake``): by a person's request, or an alarm
+    entering ALARM. The token is left first and the look comes after, so a request
+    or an alarm either finds the token or is seen here: then the bake ends at once.
+    """
+    if not services.store.set_waiting(
+        state.rollout_id, {"kind": "bake", "token": token, "since": _iso(now)}, _iso(now)
+    ):
+        raise RecordClosedError(f"rollout {state.rollout_id} is ending: nothing bakes")
+    seen = _seen(state, services)
+    why = wake_reason(state.progress(), health_of(state, seen), seen.control, now, held=state.held)
+    if why is not None:
+        with aws_errors():
+            services.sfn.send_task_success(taskToken=token, output=json.dumps({WOKEN_BY: why}))
+    return {"waiting": why is None, **({WOKEN_BY: why} if why else {})}
+
+
+def baked_seconds(state: RolloutState, wake: dict[str, Any] | None, now: datetime) -> int:
+    """What the wait that just ended adds to the bake.
+
+    A hold bakes nothing; a wait that reached its timeout bakes all of it; a wait
+    woken early bakes the time since the decision to bake, at most all of it.
+    """
+    if state.held:
+        return 0
+    if wake is None or "Error" in wake or not state.bake_started_at:
+        return state.wait_seconds
+    started = datetime.fromisoformat(state.bake_started_at)
+    elapsed = int((now - started).total_seconds())
+    return max(0, min(state.wait_seconds, elapsed))
+
+
+def check(
+    state: RolloutState, services: Services, now: datetime, wake: dict[str, Any] | None = None
+) -> RolloutState:
+    """After a bake's wait (``wake``: what ended it): observe, then decide.
+
+    Reads the alarms, people's requests and the alias.
+    """
+    progress = state.progress().after_wait(baked_seconds(state, wake, now))
     seen = _seen(state, services)
     health = health_of(state, seen)
     if seen.alias is not None and health.drift is None:
         # Same routing under a new RevisionId (someone re-saved the alias): still ours.
         state = state.with_(alias_revision_id=seen.alias.revision_id)
-    state = _decided(state, progress, health, now)
+    state = _decided(state, progress, health, now, seen.control)
     not_ok = [
         (bounded(name, 255), seen.alarm_states.get(name, "MISSING"))
         for name in state.alarms
         if seen.alarm_states.get(name) != "OK"
-    ]
+    ][:MAX_ALARMS_SHOWN]
+    woken = (wake or {}).get(WOKEN_BY)
     services.store.record_check(
         state.rollout_id,
         seen.record,
@@ -820,8 +988,13 @@ def check(state: RolloutState, services: Services, now: datetime) -> RolloutStat
             "bakedSeconds": progress.baked_seconds,
             # Only the alarms that are not OK, and at most a few: the record stays bounded.
             "alarmsWatched": len(state.alarms),
-            "alarmsNotOk": dict(not_ok[:MAX_ALARMS_SHOWN]),
+            "alarmsNotOk": dict(not_ok),
+            "alarmReasons": {
+                name: bounded(seen.alarm_reasons.get(name, ""), 300) for name, _ in not_ok
+            },
             "action": state.action,
+            **({"wokenBy": bounded(str(woken), 300)} if woken else {}),
+            **({"held": True} if state.held else {}),
             **({"reason": bounded(state.reason)} if state.reason else {}),
         },
         state.as_json(),
@@ -844,7 +1017,7 @@ def finish(state: RolloutState, services: Services, now: datetime) -> RolloutSta
     if record.get("status") == SUCCEEDED:
         return _finished(state, services, now)  # this task ran before; only its answer was lost
     seen = _seen(state, services)
-    decided = _decided(state, state.progress(), health_of(state, seen), now)
+    decided = _judged(state, state.progress(), seen, now)
     if decided.action != Action.FINISH:
         return decided
     if state.action == "none":
@@ -870,7 +1043,7 @@ def finish(state: RolloutState, services: Services, now: datetime) -> RolloutSta
             return _finished(state, services, now)
         if not seen.running:
             raise RecordClosedError(f"rollout {state.rollout_id} was ended before it finished")
-        return _decided(state, state.progress(), health_of(state, seen), now)
+        return _judged(state, state.progress(), seen, now)
     return _finished(finished, services, now)
 
 
@@ -897,8 +1070,14 @@ def _finished(state: RolloutState, services: Services, now: datetime) -> Rollout
     return state.with_(action="finished", summary=summary, outcome=outcome)
 
 
-def failure_reason(failure: dict[str, Any] | None, state: RolloutState | None) -> str:
-    """A sentence for why the rollout ends, from the decision or from a caught task error."""
+def failure_reason(
+    failure: dict[str, Any] | None, state: RolloutState | None, task: str | None = None
+) -> str:
+    """A sentence for why the rollout ends, from the decision or from a caught task error.
+
+    ``task``: the state whose error was caught, so that a timeout names it (a hook's,
+    with the hook and how long it had).
+    """
     if failure:
         error = str(failure.get("Error", "error"))
         cause = failure.get("Cause") or ""
@@ -913,10 +1092,29 @@ def failure_reason(failure: dict[str, Any] | None, state: RolloutState | None) -
         message = bounded(str(message), 2_000)
         if error == "AbortedError":
             return message
-        return f"a task failed with {error}: {message}{where}".strip()
+        hook = _hook_of_task(task, state)
+        if hook is not None:
+            event, name, timeout = hook
+            if error == "States.Timeout":
+                return f"{event} hook {name} did not answer within {human(timeout)}{where}"
+            return f"{event} hook {name} failed with {error}: {message}{where}".strip()
+        if error == "States.Timeout" and task:
+            return f"{task} timed out{where}"
+        named = f"{task} failed" if task else "a task failed"
+        return f"{named} with {error}: {message}{where}".strip()
     if state is not None and state.reason:
         return state.reason
     return "the rollout was stopped"
+
+
+def _hook_of_task(task: str | None, state: RolloutState | None) -> tuple[str, str, int] | None:
+    """``(lifecycle event, hook, timeout)`` when ``task`` is a hook's state."""
+    for event in HOOK_EVENTS:
+        if task in (f"Run{event}Hook", f"Judge{event}Hook") and state is not None:
+            name = state.hooks.function(event)
+            if name:
+                return event, name, state.hooks.timeout_seconds(event)
+    return None
 
 
 def needs_release(record: dict[str, Any] | None) -> bool:

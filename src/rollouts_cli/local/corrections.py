@@ -24,6 +24,7 @@ from moto.awslambda.exceptions import (
     LambdaClientError,
     PreconditionFailedException,
 )
+from moto.cloudwatch import models as cloudwatch_models
 from moto.events import models as events_models
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser import models as sfn_parser_models
@@ -823,6 +824,131 @@ def cloudformation_event_buses() -> None:
     )
 
 
+def alarm_state_change_events() -> None:
+    """An alarm whose state changes emits "CloudWatch Alarm State Change" on the default bus.
+
+    AWS puts the event (source ``aws.cloudwatch``, the alarm's ARN in ``resources``,
+    ``detail`` with ``alarmName``, ``state``, ``previousState`` and ``configuration``)
+    on the default bus of the alarm's account and region whenever the state value
+    changes, and only then. moto emits nothing, so a rule reacting to an alarm never
+    ran. Covered: SetAlarmState, and PutMetricAlarm over an existing alarm (moto
+    resets its state to that of a new alarm; AWS keeps it).
+    """
+    if not _once("alarm_state_change_events"):
+        return
+    original_update = cloudwatch_models.Alarm.update_state
+
+    def update_state(self: Any, reason: str, reason_data: str, state_value: str) -> None:
+        previous = _alarm_state(self)
+        original_update(self, reason, reason_data, state_value)
+        if self.state_value != previous["value"]:
+            _emit_alarm_state_change(self, previous)
+
+    original_put = cloudwatch_models.CloudWatchBackend.put_metric_alarm
+
+    def put_metric_alarm(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        existing = self.alarms.get(name)
+        previous = _alarm_state(existing) if existing is not None else None
+        alarm = original_put(self, name, *args, **kwargs)
+        if previous is not None and alarm.state_value != previous["value"]:
+            _emit_alarm_state_change(alarm, previous)
+        return alarm
+
+    cloudwatch_models.Alarm.update_state = update_state
+    cloudwatch_models.CloudWatchBackend.put_metric_alarm = put_metric_alarm
+
+
+def _alarm_timestamp(moment: Any) -> str:
+    """``2019-10-01T13:56:40.987+0000``, as in AWS's alarm events (moto keeps naive UTC)."""
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}+0000"
+
+
+def _alarm_state(alarm: Any) -> dict[str, Any]:
+    state = {
+        "value": alarm.state_value,
+        "reason": alarm.state_reason,
+        "timestamp": _alarm_timestamp(alarm.state_updated_timestamp),
+    }
+    # moto's "{}" on a new alarm is no reason data; AWS gives reasonData when there is some.
+    if alarm.state_reason_data not in (None, "", "{}"):
+        state["reasonData"] = alarm.state_reason_data
+    return state
+
+
+def _alarm_metrics(alarm: Any) -> list[dict[str, Any]]:
+    """The ``configuration.metrics`` of an alarm's event: its metric, or its metric queries."""
+
+    def metric_stat(metric: Any, period: Any, stat: Any, unit: Any) -> dict[str, Any]:
+        stated: dict[str, Any] = {
+            "metric": {
+                "dimensions": {d.name: d.value for d in metric.dimensions},
+                "name": metric.metric_name,
+                "namespace": metric.namespace,
+            },
+            "period": int(period) if period is not None else None,
+            "stat": stat,
+        }
+        if unit:
+            stated["unit"] = unit
+        return stated
+
+    if alarm.metric_data_queries:
+        metrics = []
+        for query in alarm.metric_data_queries:
+            entry: dict[str, Any] = {"id": query.id, "returnData": query.return_data is not False}
+            if query.label:
+                entry["label"] = query.label
+            if query.expression:
+                entry["expression"] = query.expression
+            if query.metric_stat is not None:
+                stat = query.metric_stat
+                entry["metricStat"] = metric_stat(stat.metric, stat.period, stat.stat, stat.unit)
+            metrics.append(entry)
+        return metrics
+    if not alarm.metric_name:
+        return []
+    metric = cloudwatch_models.Metric(alarm.metric_name, alarm.namespace, alarm.dimensions)
+    return [
+        {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, alarm.alarm_arn)),
+            "metricStat": metric_stat(
+                metric, alarm.period, alarm.statistic or alarm.extended_statistic, alarm.unit
+            ),
+            "returnData": True,
+        }
+    ]
+
+
+def _emit_alarm_state_change(alarm: Any, previous: dict[str, Any]) -> None:
+    from moto.events.models import events_backends
+
+    configuration: dict[str, Any] = {}
+    if alarm.description:
+        configuration["description"] = alarm.description
+    if alarm.rule:
+        configuration["alarmRule"] = alarm.rule
+    else:
+        configuration["metrics"] = _alarm_metrics(alarm)
+    detail = {
+        "alarmName": alarm.name,
+        "state": _alarm_state(alarm),
+        "previousState": previous,
+        "configuration": configuration,
+    }
+    account_id = alarm.alarm_arn.split(":")[4]
+    backend = events_backends[account_id][alarm.region_name]
+    backend.put_events(
+        [
+            {
+                "Source": "aws.cloudwatch",
+                "DetailType": "CloudWatch Alarm State Change",
+                "Detail": json.dumps(detail),
+                "Resources": [alarm.alarm_arn],
+            }
+        ]
+    )
+
+
 CORRECTIONS: tuple[Callable[[], None], ...] = (
     unique_execution_names,
     alias_revision_ids,
@@ -840,6 +966,7 @@ CORRECTIONS: tuple[Callable[[], None], ...] = (
     cloudformation_rest_api_body,
     lambda_task_service_errors,
     cloudformation_event_buses,
+    alarm_state_change_events,
 )
 
 

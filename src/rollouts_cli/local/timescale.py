@@ -2,8 +2,8 @@
 
 A rollout bakes for minutes; the demo and the tests cannot. ``set_time_scale(s)``
 multiplies the *waits* the Step Functions interpreter makes by ``s``: Wait
-states, retry back-off, and the ``TimeoutSeconds`` of ``.waitForTaskToken``
-tasks (a wait for someone else's answer). ``0`` means no waiting at all.
+states, retry back-off, and a ``.waitForTaskToken`` task's wait for its token
+(a wait for someone else's answer). ``0`` means no waiting at all.
 
 Compute is never compressed. Handlers run at real speed, so everything that
 bounds compute stays in real seconds: a Lambda task's ``TimeoutSeconds`` (on
@@ -12,8 +12,14 @@ activities), ``HeartbeatSeconds``, the execution's ``TimeoutSeconds``, and the
 function's own ``Timeout`` (the in-process runtime never scales it). A busy
 machine can make a task slower; it cannot make a healthy one time out.
 
-A scaled callback timeout keeps a floor of ``TIMEOUT_FLOOR_SECONDS`` (never more
-than the declared value): the party that sends the token runs at real speed too.
+A ``.waitForTaskToken`` task is both. Its ``TimeoutSeconds`` (or
+``TimeoutSecondsPath``) bounds the whole task in real seconds, as for any task:
+that covers the call that hands the token out (a Lambda invoked with it runs at
+real speed). The wait for the token starts only once that call returned, and
+lasts ``scaled(declared)`` real seconds, with no floor: at scale 0 it takes only
+a token sent before it began (by the invoked function itself), and a bake task
+woken by SendTaskSuccess ends when it is woken. Without a declared timeout the
+wait is not bounded, as in moto. StopExecution ends the wait at once.
 """
 
 from __future__ import annotations
@@ -22,24 +28,26 @@ import time
 from typing import Any
 
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import (
-    Timeout,
-    TimeoutSeconds,
-)
-from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
     ResourceCondition,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (  # noqa: E501
+    StateTaskServiceCallback,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
+from moto.stepfunctions.parser.asl.eval.callback.callback import (
+    CallbackEndpoint,
+    CallbackOutcome,
+    CallbackOutcomeTimedOut,
+    HeartbeatEndpoint,
+)
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 
-# A scaled callback timeout never shrinks below this many real seconds (nor grows past
-# its declared value): the token is sent by code that runs at real speed.
-TIMEOUT_FLOOR_SECONDS = 5.0
-# Set on a state's Timeout when it bounds a wait (a callback), not compute.
-_SCALED_ATTRIBUTE = "_rollouts_scaled_wait"
+# How often a token wait looks whether its execution is still running (StopExecution).
+_STOP_POLL_SECONDS = 0.05
 
 _scale = 1.0
 _installed = False
@@ -86,37 +94,56 @@ def _wait_interval(self: WaitFunction, env: Environment, wait_seconds: int) -> N
         env.program_state_event.wait(remaining)
 
 
-def callback_timeout(seconds: float) -> float:
-    """Real seconds a ``.waitForTaskToken`` task with ``TimeoutSeconds`` waits for its token."""
-    return min(float(seconds), max(scaled(seconds), TIMEOUT_FLOOR_SECONDS))
+def wait_for_token(
+    env: Environment, endpoint: CallbackEndpoint, seconds: float | None
+) -> CallbackOutcome | None:
+    """The token's outcome, waiting at most ``seconds`` real seconds (None: no bound).
+
+    An outcome sent before the wait began is taken even when ``seconds`` is 0. The
+    wait ends early when the task's environment stops running (StopExecution, or
+    the task's own timeout), or when moto interrupts the endpoint; None when no
+    outcome came.
+    """
+    deadline = None if seconds is None else time.monotonic() + seconds
+    while True:
+        outcome = endpoint.get_outcome()
+        if outcome is not None or not env.is_running():
+            return outcome
+        if endpoint._notify_event.is_set():  # interrupted (interrupt_all), or just notified
+            return endpoint.get_outcome()
+        remaining = _STOP_POLL_SECONDS
+        if deadline is not None:
+            remaining = min(remaining, deadline - time.monotonic())
+            if remaining <= 0:
+                return None
+        endpoint.wait(timeout=remaining)
 
 
-def _bounds_a_wait(state: ExecutionState) -> bool:
-    """Only a ``.waitForTaskToken`` task's timeout is a wait; every other one bounds compute."""
-    resource = getattr(state, "resource", None)
-    return bool(getattr(resource, "condition", None) == ResourceCondition.WaitForTaskToken)
+_original_eval_wait_for_task_token = StateTaskServiceCallback._eval_wait_for_task_token
 
 
-_original_evaluate_with_timeout = ExecutionState._evaluate_with_timeout
-
-
-def _evaluate_with_timeout(self: ExecutionState, env: Environment) -> None:
-    # Every evaluation of this state's timeout (the task's bound, the callback's wait, the
-    # history event) happens inside this call, so the mark is in place for all of them.
-    setattr(self.timeout, _SCALED_ATTRIBUTE, _bounds_a_wait(self))
-    _original_evaluate_with_timeout(self, env)
-
-
-_original_timeout_eval_body = Timeout._eval_body
-
-
-def _timeout_eval_body(self: Timeout, env: Environment) -> None:
-    _original_timeout_eval_body(self, env)
-    if not getattr(self, _SCALED_ATTRIBUTE, False):
-        return
-    if isinstance(self, TimeoutSeconds) and self.is_default_value():
-        return  # no TimeoutSeconds declared: nothing to compress
-    env.stack.append(callback_timeout(env.stack.pop()))
+def _eval_wait_for_task_token(
+    self: StateTaskServiceCallback,
+    env: Environment,
+    timeout_seconds: int,
+    callback_endpoint: CallbackEndpoint,
+    heartbeat_endpoint: HeartbeatEndpoint | None,
+) -> CallbackOutcome:
+    # Only a .waitForTaskToken task's token wait is compressed: a .sync task listens for a
+    # token too (moto), but there the wait runs alongside compute, and heartbeats are real.
+    if (
+        heartbeat_endpoint is not None
+        or self.resource.condition != ResourceCondition.WaitForTaskToken
+    ):
+        return _original_eval_wait_for_task_token(
+            self, env, timeout_seconds, callback_endpoint, heartbeat_endpoint
+        )
+    undeclared = isinstance(self.timeout, TimeoutSeconds) and self.timeout.is_default_value()
+    seconds = None if undeclared else scaled(timeout_seconds)
+    outcome = wait_for_token(env, callback_endpoint, seconds)
+    if outcome is None:
+        return CallbackOutcomeTimedOut(callback_id=callback_endpoint.callback_id)
+    return outcome
 
 
 def _install() -> None:
@@ -125,6 +152,5 @@ def _install() -> None:
         return
     WaitFunction._wait_interval = _wait_interval
     retrier_decl.time = _ScaledSleep()
-    ExecutionState._evaluate_with_timeout = _evaluate_with_timeout
-    Timeout._eval_body = _timeout_eval_body
+    StateTaskServiceCallback._eval_wait_for_task_token = _eval_wait_for_task_token
     _installed = True

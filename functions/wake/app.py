@@ -1,0 +1,39 @@
+"""WakeRollouts: an alarm entered ALARM; wake every rollout that watches it, at once.
+
+EventBridge sends each "CloudWatch Alarm State Change" whose new state is ALARM.
+Each running rollout watching the alarm has its bake ended now (``rollouts.wake``);
+its health check then sees the alarm and rolls back, instead of at the end of its
+check interval. A rollout that has ended, or is not baking, is left alone: every
+task that moves traffic looks at the alarms first anyway.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from rollouts import tasks
+from rollouts.events import AlarmStateChangeEvent
+from rollouts.wake import wake_watchers
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(log_event=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=AlarmStateChangeEvent)
+def lambda_handler(event: AlarmStateChangeEvent, context: LambdaContext) -> dict[str, Any]:
+    detail = event.detail
+    services = tasks.Services.from_environment()
+    why = f"alarm {detail.alarm_name} entered {detail.state.value}"
+    if detail.state.reason:
+        why += f": {detail.state.reason}"
+    woken = wake_watchers(detail.alarm_name, why, services.store, services.sfn)
+    metrics.add_metric(name="RolloutsWoken", unit=MetricUnit.Count, value=len(woken))
+    logger.info(why, extra={"alarmName": detail.alarm_name, "woken": woken})
+    return {"alarmName": detail.alarm_name, "woken": woken}

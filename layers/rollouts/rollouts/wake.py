@@ -1,0 +1,73 @@
+"""Wake a rollout's wait at once, instead of at its next health check.
+
+A bake waits on a Step Functions task token that it leaves on the record
+(``waiting``); a hook waits on one too, for its answer. A person's request
+(pause, resume, promote, abort) and an alarm entering ALARM wake a bake: the
+health check that follows decides, as after any bake. An abort also ends a
+hook's wait, failing it with ``AbortedError``. Waking is only ever early:
+a wait nobody wakes ends at its timeout, so a lost wake costs time, not safety.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rollouts.aws import aws_errors
+from rollouts.errors import AwsError, RolloutError, TransientError
+from rollouts.store import RUNNING, RolloutStore, bounded
+
+# The token's wait has already ended (timed out, woken, or its execution stopped).
+GONE_CODES = ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist")
+# What a bake's woken output holds: why it was woken.
+WOKEN_BY = "wokenBy"
+
+
+def wake(record: dict[str, Any] | None, sfn: Any, why: str, *, abort: bool = False) -> bool:
+    """End the wait the record names; True when a wait was ended.
+
+    A bake is woken by anything (``SendTaskSuccess`` with ``{"wokenBy": why}``);
+    a hook's wait only by an abort (``SendTaskFailure`` AbortedError, cause ``why``).
+    A wait that has already ended is not an error: there is nothing to wake.
+    """
+    waiting = (record or {}).get("waiting")
+    if (record or {}).get("status") != RUNNING or not isinstance(waiting, dict):
+        return False
+    token = waiting.get("token")
+    if not token:
+        return False
+    try:
+        with aws_errors():
+            if waiting.get("kind") == "bake":
+                sfn.send_task_success(taskToken=token, output=json.dumps({WOKEN_BY: bounded(why)}))
+            elif abort:
+                sfn.send_task_failure(
+                    taskToken=token, error="AbortedError", cause=bounded(why, 4_000)
+                )
+            else:
+                return False
+    except AwsError as error:
+        if error.code in GONE_CODES or any(code in str(error) for code in GONE_CODES):
+            return False
+        raise
+    return True
+
+
+def wake_watchers(alarm_name: str, reason: str, store: RolloutStore, sfn: Any) -> list[str]:
+    """Wake every running rollout that watches ``alarm_name``; the ids woken.
+
+    Each rollout is tried on its own, so one that cannot be woken does not keep the
+    others waiting; if any failed, TransientError after trying them all (the event
+    is then delivered again: waking twice is harmless).
+    """
+    woken: list[str] = []
+    failed: list[str] = []
+    for rollout_id in store.watchers(alarm_name):
+        try:
+            if wake(store.record(rollout_id), sfn, reason):
+                woken.append(rollout_id)
+        except RolloutError as error:
+            failed.append(f"{rollout_id}: {error}")
+    if failed:
+        raise TransientError(f"could not wake {len(failed)} rollout(s): " + "; ".join(failed))
+    return woken
