@@ -37,7 +37,7 @@ from rollouts.errors import (
     RolloutInProgressError,
     ValidationError,
 )
-from rollouts.models import parse_request
+from rollouts.models import RolloutRequest, parse_request
 from rollouts.plan import (
     HISTORY_EVENT_LIMIT,
     estimate_history_events,
@@ -162,6 +162,8 @@ class RolloutsGroup(click.Group):
             raise CliFailed(f"error: {error}") from error
         except (BotoCoreError, ClientError, AwsError) as error:
             raise CliFailed(f"error: {aws_failure(error)}") from error
+        except NotFoundError as error:
+            raise CliFailed(f"error: {error}") from error
 
 
 def emit(output: str, document: dict[str, Any], lines: list[str]) -> None:

@@ -165,7 +165,12 @@ def ending(described: dict[str, Any]) -> str | None:
     status = str(described.get("status"))
     error = described.get("error")
     live = described.get("live")
-    now = f"live: {live['describes']}" if isinstance(live, dict) else None
+    if isinstance(live, dict):
+        now: str | None = f"live: {live['describes']}"
+    elif described.get("liveUnknown"):
+        now = f"live: not known ({described['liveUnknown']})"
+    else:
+        now = None
     if status == "SUCCEEDED":
         target = described.get("toVersion")
         if isinstance(live, dict) and live.get("version") == target and not live.get("extra"):

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+import rollouts.aws
 from rollouts.state import lock_key
 from rollouts.store import RolloutStore
 from rollouts_cli.local.pytest_plugin import create_rollout_table
@@ -185,7 +186,11 @@ class Api:
         return self.call(request("list-rollouts", query=query or {}, **changes))
 
     def abort(self, rollout_id: str, body: Any = ..., **changes: Any) -> Answer:
-        return self.call(request("abort-rollout", rollout_id=rollout_id, body=body, **changes))
+        return self.verb("abort", rollout_id, body, **changes)
+
+    def verb(self, verb: str, rollout_id: str, body: Any = ..., **changes: Any) -> Answer:
+        """``POST .../rollouts/{rolloutId}/<verb>`` (abort, pause, resume, promote)."""
+        return self.call(request(f"{verb}-rollout", rollout_id=rollout_id, body=body, **changes))
 
     # -- what the state machine would have done -----------------------------------------
     def executions(self) -> list[dict[str, Any]]:
@@ -218,6 +223,32 @@ class Api:
         }
         self.store.create_record(state, lock_key(function_name, alias), started_at)
         return state
+
+    def wait(self, rollout_id: str, kind: str = "bake", **more: str) -> str:
+        """Leave a wait's token on the record, as Bake (kind ``bake``) or RunHook does.
+
+        Returns the token: what a wake answers.
+        """
+        token = f"token-{kind}-{rollout_id}"
+        waiting = {"kind": kind, "token": token, "since": "2026-01-01T00:00:05+00:00", **more}
+        assert self.store.set_waiting(rollout_id, waiting, "2026-01-01T00:00:05+00:00")
+        return token
+
+    def task_answers(self) -> list[dict[str, Any]]:
+        """What the API sends Step Functions on task tokens from now on (its wakes).
+
+        Watches the client the handler uses (``rollouts.aws`` caches it): each
+        SendTaskSuccess or SendTaskFailure, as ``{"operation": ..., **its parameters}``.
+        """
+        sent: list[dict[str, Any]] = []
+        sfn = rollouts.aws.client("stepfunctions", retries=rollouts.aws.CALLER)
+
+        def keep(params: dict[str, Any], model: Any, **_: Any) -> None:
+            sent.append({"operation": model.name, **params})
+
+        for operation in ("SendTaskSuccess", "SendTaskFailure"):
+            sfn.meta.events.register(f"before-parameter-build.sfn.{operation}", keep)
+        return sent
 
     def take_lock(
         self, rollout_id: str, function_name: str = "orders-api", alias: str = "live"

@@ -19,12 +19,15 @@ from apitest import api_module
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
-from rollouts.models import _ALIAS
+from rollouts.errors import ValidationError
+from rollouts.models import _ALIAS, parse_request
 from rollouts.service import FUNCTION_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 SIGV4 = [{"sigv4": []}]
+# The routes on a running rollout: POST .../rollouts/{rolloutId}/<verb>.
+VERBS = ("abort", "pause", "resume", "promote")
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +67,7 @@ def test_the_document_has_exactly_the_resolver_routes(
         (alias_route, "POST"),
         (alias_route, "GET"),
         (f"{alias_route}/{{rolloutId}}", "GET"),
-        (f"{alias_route}/{{rolloutId}}/abort", "POST"),
+        *((f"{alias_route}/{{rolloutId}}/{verb}", "POST") for verb in VERBS),
     }
     # No route may act without naming its function and alias (IAM scopes on them).
     assert all(path.startswith(alias_route) for path, _ in operations(generated))
@@ -176,3 +179,96 @@ def test_every_valid_execution_input_is_a_start_body(document: dict[str, Any], s
         assert not validator.is_valid(payload)
         payload["functionName"] = payload["functionName"].split(":function:")[-1]
     validator.validate(payload)
+
+
+BASE = {"functionName": "orders-api", "alias": "live", "strategy": "AllAtOnce"}
+GATED = {"steps": [{"weight": 10, "bakeSeconds": 300}, {"pause": {}}, {"pause": {"seconds": 600}}]}
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({"createAlias": True}, id="create-alias"),
+        pytest.param({"createAlias": False}, id="no-create-alias"),
+        pytest.param({"strategy": GATED}, id="pause-steps"),
+        pytest.param({"strategy": {"steps": [{"pause": {}}]}}, id="only-a-pause"),
+        pytest.param(
+            {"hooks": {"preTraffic": {"function": "orders-api-pre", "timeoutSeconds": 86400}}},
+            id="hook-object",
+        ),
+        pytest.param(
+            {"hooks": {"preTraffic": "orders-api-pre", "postTraffic": {"function": "post"}}},
+            id="hook-name-and-object",
+        ),
+    ],
+)
+def test_what_the_models_accept_fits_the_documented_schema(
+    document: dict[str, Any], changes: dict[str, Any]
+) -> None:
+    payload = {**BASE, **changes}
+    parse_request(payload)  # the contract's own check
+
+    OAS30Validator(execution_input_schema(document)).validate(payload)
+    body = {k: v for k, v in payload.items() if k not in ("functionName", "alias")}
+    OAS30Validator(execution_input_schema(document, "StartRolloutBody")).validate(body)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({"createAlias": "yes"}, id="create-alias-not-boolean"),
+        pytest.param({"strategy": {"steps": [{"pause": {"seconds": 0}}]}}, id="pause-0-seconds"),
+        pytest.param({"strategy": {"steps": [{"pause": {"minutes": 5}}]}}, id="pause-minutes"),
+        pytest.param(
+            {"strategy": {"steps": [{"pause": {}, "weight": 10}]}}, id="pause-with-a-weight"
+        ),
+        pytest.param(
+            {"strategy": {"steps": [{"weight": 10, "bakeSeconds": 1, "colour": "x"}]}},
+            id="step-unknown-field",
+        ),
+        pytest.param(
+            {"hooks": {"preTraffic": {"function": "pre", "timeoutSeconds": 0}}}, id="timeout-0"
+        ),
+        pytest.param(
+            {"hooks": {"preTraffic": {"function": "pre", "timeoutSeconds": 86401}}},
+            id="timeout-over-a-day",
+        ),
+        pytest.param({"hooks": {"preTraffic": {"timeoutSeconds": 60}}}, id="hook-no-function"),
+        pytest.param(
+            {"hooks": {"preTraffic": {"function": "pre", "retries": 2}}}, id="hook-unknown-field"
+        ),
+    ],
+)
+def test_what_the_models_refuse_the_documented_schema_refuses(
+    document: dict[str, Any], changes: dict[str, Any]
+) -> None:
+    payload = {**BASE, **changes}
+    with pytest.raises(ValidationError):
+        parse_request(payload)
+
+    assert not OAS30Validator(execution_input_schema(document)).is_valid(payload)
+
+
+@pytest.mark.parametrize(
+    ("verb", "schema"),
+    [
+        ("abort", "AbortRequest"),
+        ("pause", "PauseRequest"),
+        ("resume", "ResumeRequest"),
+        ("promote", "PromoteRequest"),
+    ],
+)
+def test_each_verb_sample_fits_its_documented_request(
+    document: dict[str, Any], verb: str, schema: str
+) -> None:
+    event = json.loads((ROOT / "events" / "api" / f"{verb}-rollout.json").read_text())
+    path = f"/functions/{{functionName}}/aliases/{{alias}}/rollouts/{{rolloutId}}/{verb}"
+    operation = document["paths"][path]["post"]
+
+    assert (event["resource"], event["httpMethod"]) == (path, "POST")
+    assert event["requestContext"]["resourcePath"] == path
+    assert operation["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": f"#/components/schemas/{schema}"
+    }
+    body = json.loads(event["body"]) if event["body"] else {}
+    OAS30Validator(execution_input_schema(document, schema)).validate(body)

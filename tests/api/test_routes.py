@@ -29,13 +29,15 @@ from apitest import (
 )
 from openapi_schema_validator import OAS30Validator
 
-from rollouts.store import ROLLED_BACK, SUCCEEDED
+from rollouts.store import MAX_REQUESTS, ROLLED_BACK, SUCCEEDED
 
 ROOT = Path(__file__).resolve().parents[2]
 READABLE_ID = re.compile(r"^orders-api-live-v7-[0-9a-f]{8}$")
 ALIAS_ROUTE = "/functions/{functionName}/aliases/{alias}/rollouts"
 ROLLOUT_ROUTE = f"{ALIAS_ROUTE}/{{rolloutId}}"
 ABORT_ROUTE = f"{ROLLOUT_ROUTE}/abort"
+# The verbs on a running rollout: POST .../rollouts/{rolloutId}/<verb>.
+VERBS = ("abort", "pause", "resume", "promote")
 ORDERS_LIVE = f"https://{API_HOST}/v1/functions/orders-api/aliases/live/rollouts"
 ORDERS_LIVE_ARN = "arn:aws:lambda:us-east-1:123456789012:function:orders-api"
 RECORDED = "orders-api-live-v7-1a2b3c4d"
@@ -90,6 +92,13 @@ def documented(answer: Answer, path: str, method: str) -> Answer:
 
 def fields(answer: Answer) -> list[str]:
     return [error["field"] for error in answer.body["errors"]]
+
+
+def untouched(record: dict[str, Any] | None) -> bool:
+    """A RUNNING record no person's request reached (as write_record leaves it)."""
+    assert record is not None
+    asked = {"abort", "pause", "promote", "requests"} & set(record)
+    return record["status"] == "RUNNING" and not asked
 
 
 # -- POST /functions/{functionName}/aliases/{alias}/rollouts --------------------------------
@@ -195,7 +204,7 @@ def test_scope_a_body_naming_another_function_or_alias_is_400_and_starts_nothing
         ),
     ],
 )
-@pytest.mark.parametrize("route", ["start", "list", "describe", "abort"])
+@pytest.mark.parametrize("route", ["start", "list", "describe", *VERBS])
 def test_scope_a_path_that_is_not_a_plain_function_and_alias_is_400_naming_it(
     api: Api, route: str, path: dict[str, str], bad: list[str]
 ) -> None:
@@ -204,7 +213,7 @@ def test_scope_a_path_that_is_not_a_plain_function_and_alias_is_400_naming_it(
         "start": ("start-rollout", ALIAS_ROUTE, "post"),
         "list": ("list-rollouts", ALIAS_ROUTE, "get"),
         "describe": ("describe-rollout", ROLLOUT_ROUTE, "get"),
-        "abort": ("abort-rollout", ABORT_ROUTE, "post"),
+        **{verb: (f"{verb}-rollout", f"{ROLLOUT_ROUTE}/{verb}", "post") for verb in VERBS},
     }[route]
 
     answer = documented(api.call(request(sample_name, **path)), route_path, method)
@@ -212,8 +221,7 @@ def test_scope_a_path_that_is_not_a_plain_function_and_alias_is_400_naming_it(
     assert answer.status == 400
     assert fields(answer) == bad
     assert api.executions() == []
-    record = api.store.record(RECORDED)
-    assert record is not None and "abort" not in record
+    assert untouched(api.store.record(RECORDED))
 
 
 def test_each_start_gets_a_readable_unique_rollout_id(api: Api) -> None:
@@ -707,6 +715,370 @@ def test_abort_with_a_bad_body_is_400_naming_the_field(
     assert record is not None and "abort" not in record
 
 
+def test_abort_wakes_the_bake_at_once(api: Api) -> None:
+    rollout_id = running(api)
+    sent = api.task_answers()
+
+    answer = abort(api, rollout_id, {"reason": "p99 latency regression"})
+
+    assert answer.status == 202
+    assert sent == [
+        {
+            "operation": "SendTaskSuccess",
+            "taskToken": f"token-bake-{rollout_id}",
+            "output": json.dumps({"wokenBy": f"aborted by {CALLER}: p99 latency regression"}),
+        }
+    ]
+
+
+def test_abort_ends_a_hooks_wait_at_once(api: Api) -> None:
+    rollout_id = running(api, waiting="PreTraffic")
+    sent = api.task_answers()
+
+    answer = abort(api, rollout_id, None)
+
+    assert answer.status == 202
+    assert sent == [
+        {
+            "operation": "SendTaskFailure",
+            "taskToken": f"token-PreTraffic-{rollout_id}",
+            "error": "AbortedError",
+            "cause": f"aborted by {CALLER}: no reason given",
+        }
+    ]
+
+
+# -- POST .../rollouts/{rolloutId}/pause | resume | promote ----------------------------------
+
+
+def verb(api: Api, name: str, rollout_id: str, body: Any = ..., **changes: Any) -> Answer:
+    return documented(
+        api.verb(name, rollout_id, body, **changes), f"{ROLLOUT_ROUTE}/{name}", "post"
+    )
+
+
+def running(api: Api, waiting: str | None = "bake") -> str:
+    """A rollout of orders-api:live at step 1 of 2 (10%), started through the API.
+
+    Its record is the one PrepareRollout and the first shift would write; ``waiting``:
+    the wait whose token it leaves (Bake's, or a hook's), or None between tasks.
+    """
+    rollout_id = start(api).body["rolloutId"]
+    api.write_record(rollout_id, steps=(10, 50), step_index=0)
+    if waiting is not None:
+        api.wait(rollout_id, waiting, **({"hook": "orders-api-pre"} if waiting != "bake" else {}))
+    return rollout_id
+
+
+def woken(rollout_id: str, why: str) -> list[dict[str, Any]]:
+    """What a wake of the rollout's bake sends."""
+    return [
+        {
+            "operation": "SendTaskSuccess",
+            "taskToken": f"token-bake-{rollout_id}",
+            "output": json.dumps({"wokenBy": why}),
+        }
+    ]
+
+
+def test_pause_records_who_and_why_and_wakes_the_bake(api: Api) -> None:
+    rollout_id = running(api)
+    sent = api.task_answers()
+
+    answer = verb(api, "pause", rollout_id, {"reason": "checking the p99 dashboard"})
+
+    assert answer.status == 202
+    at = answer.body["at"]
+    assert answer.body == {
+        "rolloutId": rollout_id,
+        "paused": True,
+        "verb": "pause",
+        "by": CALLER,
+        "at": at,
+        "reason": "checking the p99 dashboard",
+        "step": 1,
+        "weight": 10,
+        "statusUrl": f"{ORDERS_LIVE}/{rollout_id}",
+    }
+    record = api.store.record(rollout_id)
+    assert record is not None
+    pause = {"by": CALLER, "at": at, "reason": "checking the p99 dashboard"}
+    assert record["pause"] == pause
+    assert record["requests"] == [{"verb": "pause", **pause}]
+    assert sent == woken(rollout_id, f"paused by {CALLER}: checking the p99 dashboard")
+    described = describe(api, rollout_id).body
+    assert described["paused"] == pause
+    assert described["requests"] == record["requests"]
+    assert described["waiting"] == {"kind": "bake", "since": "2026-01-01T00:00:05+00:00"}
+
+
+def test_pause_without_a_body_or_a_known_caller(api: Api) -> None:
+    rollout_id = running(api)
+
+    answer = verb(api, "pause", rollout_id, None, caller=None)
+
+    assert answer.status == 202
+    record = api.store.record(rollout_id)
+    assert record is not None
+    assert record["pause"] == {"by": "unknown caller", "at": answer.body["at"]}
+
+
+def test_pause_cancels_a_promote_not_yet_taken(api: Api) -> None:
+    rollout_id = running(api)
+    verb(api, "promote", rollout_id)
+
+    answer = verb(api, "pause", rollout_id)
+
+    assert answer.status == 202
+    record = api.store.record(rollout_id)
+    assert record is not None and "promote" not in record and "pause" in record
+
+
+def test_resume_removes_the_pause_and_wakes_the_bake(api: Api) -> None:
+    rollout_id = running(api)
+    verb(api, "pause", rollout_id, {"reason": "checking"})
+    sent = api.task_answers()
+
+    answer = verb(api, "resume", rollout_id, None)
+
+    assert answer.status == 202
+    assert answer.body == {
+        "rolloutId": rollout_id,
+        "resumed": True,
+        "verb": "resume",
+        "by": CALLER,
+        "at": answer.body["at"],
+        "step": 1,
+        "weight": 10,
+        "statusUrl": f"{ORDERS_LIVE}/{rollout_id}",
+    }
+    record = api.store.record(rollout_id)
+    assert record is not None and "pause" not in record
+    assert [r["verb"] for r in record["requests"]] == ["pause", "resume"]
+    assert sent == woken(rollout_id, f"resumed by {CALLER}")
+    assert describe(api, rollout_id).body["paused"] is None
+
+
+def test_resume_takes_an_empty_object(api: Api) -> None:
+    rollout_id = running(api)
+    verb(api, "pause", rollout_id)
+
+    assert verb(api, "resume", rollout_id, {}).status == 202
+
+
+@pytest.mark.parametrize("asked", ["promoted", "never-paused"])
+def test_resume_when_not_paused_is_409_and_records_nothing(api: Api, asked: str) -> None:
+    rollout_id = running(api)
+    if asked == "promoted":  # a promote ends a pause
+        verb(api, "pause", rollout_id)
+        verb(api, "promote", rollout_id)
+    before = api.store.record(rollout_id)
+    sent = api.task_answers()
+
+    answer = verb(api, "resume", rollout_id)
+
+    assert answer.status == 409
+    assert answer.body == {"message": f"rollout {rollout_id} is not paused; nothing to resume"}
+    assert api.store.record(rollout_id) == before
+    assert sent == []
+
+
+@pytest.mark.parametrize(
+    ("body", "full"),
+    [
+        pytest.param(..., False, id="sample-full-false"),
+        pytest.param(None, False, id="no-body"),
+        pytest.param({}, False, id="empty"),
+        pytest.param({"full": True}, True, id="full"),
+    ],
+)
+def test_promote_records_the_step_it_moves_past_and_wakes_the_bake(
+    api: Api, body: Any, full: bool
+) -> None:
+    rollout_id = running(api)
+    sent = api.task_answers()
+
+    answer = verb(api, "promote", rollout_id, body)
+
+    assert answer.status == 202
+    at = answer.body["at"]
+    assert answer.body == {
+        "rolloutId": rollout_id,
+        "promoteRequested": True,
+        "verb": "promote",
+        "by": CALLER,
+        "at": at,
+        "full": full,
+        "step": 1,
+        "weight": 10,
+        "statusUrl": f"{ORDERS_LIVE}/{rollout_id}",
+    }
+    record = api.store.record(rollout_id)
+    assert record is not None
+    # The step it moves past, as the record counts them (stepIndex): never two steps.
+    promote = {"by": CALLER, "at": at, "step": 0, "full": full}
+    assert record["promote"] == promote
+    assert record["requests"] == [
+        {"verb": "promote", "by": CALLER, "at": at, "full": full, "step": 1}
+    ]
+    assert sent == woken(rollout_id, f"promoted by {CALLER}")
+    assert describe(api, rollout_id).body["promoteRequested"] == promote
+
+
+def test_promote_ends_a_pause(api: Api) -> None:
+    rollout_id = running(api)
+    verb(api, "pause", rollout_id)
+
+    answer = verb(api, "promote", rollout_id)
+
+    assert answer.status == 202
+    record = api.store.record(rollout_id)
+    assert record is not None and "pause" not in record and "promote" in record
+
+
+@pytest.mark.parametrize("name", ["pause", "resume", "promote"])
+def test_a_verb_leaves_a_hooks_wait_alone(api: Api, name: str) -> None:
+    # Only an abort ends a hook's wait: the others are seen when the hook has answered.
+    rollout_id = running(api, waiting="PostTraffic")
+    if name == "resume":
+        verb(api, "pause", rollout_id)
+    sent = api.task_answers()
+
+    answer = verb(api, name, rollout_id)
+
+    assert answer.status == 202
+    assert sent == []
+
+
+@pytest.mark.parametrize("name", ["abort", "pause", "promote"])
+def test_a_verb_between_tasks_is_recorded_for_the_next_look(api: Api, name: str) -> None:
+    rollout_id = running(api, waiting=None)
+    sent = api.task_answers()
+
+    answer = verb(api, name, rollout_id)
+
+    assert answer.status == 202
+    assert sent == []  # nothing waits: the next task reads the request
+    record = api.store.record(rollout_id)
+    assert record is not None
+    assert [r["verb"] for r in record["requests"]] == [name]
+
+
+@pytest.mark.parametrize("outcome", [SUCCEEDED, ROLLED_BACK, "DRIFTED"])
+@pytest.mark.parametrize("name", VERBS)
+def test_a_verb_on_an_ended_rollout_is_409_saying_how_it_ended(
+    api: Api, name: str, outcome: str
+) -> None:
+    rollout_id = running(api, waiting=None)
+    reason = f"ended {outcome} at step 1 (10%)"
+    api.store.update(rollout_id, "2026-01-01T00:06:00Z", status=outcome, reason=reason)
+    before = api.store.record(rollout_id)
+    sent = api.task_answers()
+
+    answer = verb(api, name, rollout_id)
+
+    assert answer.status == 409
+    assert answer.body == {"message": f"rollout {rollout_id} already ended {outcome}: {reason}"}
+    assert api.store.record(rollout_id) == before
+    assert sent == []
+
+
+@pytest.mark.parametrize("name", VERBS)
+def test_a_verb_on_an_unknown_rollout_is_404(api: Api, name: str) -> None:
+    answer = verb(api, name, "orders-api-live-v7-deadbeef")
+
+    assert answer.status == 404
+    assert answer.body == {"message": "no rollout orders-api-live-v7-deadbeef for orders-api:live"}
+
+
+@pytest.mark.parametrize(("path", "subject"), OTHER_ALIASES)
+@pytest.mark.parametrize("name", VERBS)
+def test_scope_a_verb_on_another_alias_rollout_is_404_and_records_nothing(
+    api: Api, name: str, path: dict[str, str], subject: str
+) -> None:
+    api.write_record(RECORDED)
+    api.wait(RECORDED)
+    sent = api.task_answers()
+
+    answer = verb(api, name, RECORDED, **path)
+
+    assert answer.status == 404
+    assert answer.body == {"message": f"no rollout {RECORDED} for {subject}"}
+    assert untouched(api.store.record(RECORDED))
+    assert sent == []
+
+
+@pytest.mark.parametrize("outcome", [SUCCEEDED, ROLLED_BACK])
+@pytest.mark.parametrize("name", VERBS)
+def test_scope_a_verb_on_another_alias_ended_rollout_is_404_not_409(
+    api: Api, name: str, outcome: str
+) -> None:
+    # 409 "already ended" would tell that the id exists elsewhere.
+    api.write_record(RECORDED)
+    api.store.update(RECORDED, "2026-01-01T00:06:00Z", status=outcome)
+
+    assert verb(api, name, RECORDED, alias="canary").status == 404
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "bad"),
+    [
+        pytest.param("pause", {"raw_body": "hold!"}, ["body"], id="pause-not-json"),
+        pytest.param("pause", {"body": ["hold"]}, ["body"], id="pause-not-an-object"),
+        pytest.param("pause", {"body": {"reason": 42}}, ["reason"], id="pause-reason-not-text"),
+        pytest.param(
+            "pause", {"body": {"reason": "x" * 1001}}, ["reason"], id="pause-reason-too-long"
+        ),
+        pytest.param("pause", {"body": {"why": "x"}}, ["why"], id="pause-unknown-field"),
+        pytest.param("resume", {"body": {"reason": "x"}}, ["reason"], id="resume-any-field"),
+        pytest.param("resume", {"body": "go"}, ["body"], id="resume-not-an-object"),
+        pytest.param("promote", {"body": {"full": "yes"}}, ["full"], id="promote-full-not-bool"),
+        pytest.param("promote", {"body": {"full": 1}}, ["full"], id="promote-full-1"),
+        pytest.param(
+            "promote",
+            {"body": {"fully": True, "step": 2}},
+            ["fully", "step"],
+            id="promote-unknown-fields",
+        ),
+        pytest.param(
+            "abort", {"body": {"why": "x", "reason": 1}}, ["why", "reason"], id="abort-both"
+        ),
+    ],
+)
+def test_a_verb_with_a_bad_body_is_400_naming_the_field_and_records_nothing(
+    api: Api, name: str, change: dict[str, Any], bad: list[str]
+) -> None:
+    rollout_id = running(api)
+    if name == "resume":
+        verb(api, "pause", rollout_id)
+    before = api.store.record(rollout_id)
+    sent = api.task_answers()
+
+    answer = documented(
+        api.call(request(f"{name}-rollout", rollout_id=rollout_id, **change)),
+        f"{ROLLOUT_ROUTE}/{name}",
+        "post",
+    )
+
+    assert answer.status == 400
+    assert fields(answer) == bad
+    assert api.store.record(rollout_id) == before
+    assert sent == []
+
+
+def test_a_pause_is_409_once_the_record_holds_all_the_requests_it_may(api: Api) -> None:
+    rollout_id = running(api)
+    for _ in range(MAX_REQUESTS):
+        api.store.request(rollout_id, {"verb": "promote", "by": CALLER, "at": "t"}, "t")
+
+    answer = verb(api, "pause", rollout_id)
+
+    assert answer.status == 409
+    assert f"already holds {MAX_REQUESTS} requests" in answer.body["message"]
+    # ...and an abort is still taken.
+    assert abort(api, rollout_id).status == 202
+
+
 # -- no unscoped route ----------------------------------------------------------------------
 
 
@@ -716,7 +1088,7 @@ def test_abort_with_a_bad_body_is_400_naming_the_field(
         pytest.param("POST", "/rollouts", id="start"),
         pytest.param("GET", "/rollouts", id="list"),
         pytest.param("GET", f"/rollouts/{RECORDED}", id="describe"),
-        pytest.param("POST", f"/rollouts/{RECORDED}/abort", id="abort"),
+        *(pytest.param("POST", f"/rollouts/{RECORDED}/{v}", id=v) for v in VERBS),
         pytest.param("GET", "/functions/orders-api/rollouts", id="no-alias"),
         pytest.param("GET", "/functions/orders-api/aliases/live", id="no-rollouts"),
     ],
@@ -732,15 +1104,15 @@ def test_scope_the_old_unscoped_routes_are_not_found(api: Api, method: str, path
     assert answer.status == 404
     assert "no rollout" not in json.dumps(answer.body)  # the resolver's "not found", no route's
     assert api.executions() == []
-    record = api.store.record(RECORDED)
-    assert record is not None and "abort" not in record
+    assert untouched(api.store.record(RECORDED))
 
 
 # -- the samples ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "name", ["start-rollout", "describe-rollout", "list-rollouts", "abort-rollout"]
+    "name",
+    ["start-rollout", "describe-rollout", "list-rollouts", *(f"{v}-rollout" for v in VERBS)],
 )
 def test_every_sample_event_is_routed(api: Api, name: str) -> None:
     # Unknown rollouts are fine here: the point is that no sample falls through to a 404 route.

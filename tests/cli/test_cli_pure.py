@@ -6,10 +6,16 @@ import io
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+from botocore.exceptions import (
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+)
 from click.testing import CliRunner
 from rich.console import Console
 
+from rollouts.errors import TransientError
 from rollouts_cli.cli import aws_failure, build_request, exit_code_for, main, strategy_value
 from rollouts_cli.follow import Progress, follow, line, progress_of
 from rollouts_cli.stack import StackError, required_outputs, stack_outputs
@@ -26,6 +32,7 @@ def described(**changes: Any) -> dict[str, Any]:
         "stepCount": 2,
         "weight": 10,
         "steps": STEPS,
+        "fromVersion": "1",
         "toVersion": "2",
         "checks": [],
     }
@@ -44,43 +51,61 @@ def check(step: int, baked: int, action: str = "bake", **alarms: str) -> dict[st
 
 
 # -- progress_of ----------------------------------------------------------------
+PAUSED = {"by": "arn:aws:iam::123456789012:user/alice", "reason": "checking logs", "at": "t"}
+LIVE_BASELINE = {"version": "1", "extra": {}, "describes": "100% on version 1, the baseline"}
+LIVE_OTHER = {"version": "3", "extra": {}, "describes": "100% on version 3"}
+
+
 @pytest.mark.parametrize(
     ("rollout", "expected"),
     [
         pytest.param(
             described(step=0, weight=0),
-            "RUNNING before traffic moves, 0% on version 2, health not checked yet",
+            "RUNNING before traffic moves, 0% on version 2, 100% on version 1, "
+            "health not checked yet",
             id="before-traffic",
         ),
         pytest.param(
             described(),
-            "RUNNING baking, step 1 of 2, 10% on version 2, bake 300 s left of 300 s, "
-            "health not checked yet",
+            "RUNNING baking, step 1 of 2, 10% on version 2, 90% on version 1, "
+            "bake 5 min left of 5 min, health not checked yet",
             id="just-shifted",
         ),
         pytest.param(
             described(checks=[check(1, 60, errors="OK"), check(1, 120, errors="OK")]),
-            "RUNNING baking, step 1 of 2, 10% on version 2, bake 180 s left of 300 s, "
-            "health OK: 1 alarm",
+            "RUNNING baking, step 1 of 2, 10% on version 2, 90% on version 1, "
+            "bake 3 min left of 5 min, health OK: 1 alarm",
             id="mid-bake",
         ),
         pytest.param(
             described(step=2, weight=50, checks=[check(1, 300, "shift", errors="OK")]),
-            "RUNNING baking, step 2 of 2, 50% on version 2, bake 600 s left of 600 s, "
-            "health OK: 1 alarm",
+            "RUNNING baking, step 2 of 2, 50% on version 2, 50% on version 1, "
+            "bake 10 min left of 10 min, health OK: 1 alarm",
             id="previous-step-checks-do-not-count",
         ),
         pytest.param(
             described(checks=[check(1, 60, "rollback", errors="ALARM", latency="OK")]),
-            "RUNNING rolling back, step 1 of 2, 10% on version 2, bake 240 s left of 300 s, "
-            "health ALARM: errors",
+            "RUNNING rolling back, step 1 of 2, 10% on version 2, 90% on version 1, "
+            "bake 4 min left of 5 min, health ALARM: errors",
             id="alarm-firing",
         ),
         pytest.param(
             described(bakedSeconds=250, checks=[check(1, 240, errors="INSUFFICIENT_DATA")]),
-            "RUNNING baking, step 1 of 2, 10% on version 2, bake 50 s left of 300 s, "
-            "health errors=INSUFFICIENT_DATA",
+            "RUNNING baking, step 1 of 2, 10% on version 2, 90% on version 1, "
+            "bake 50 s left of 5 min, health errors=INSUFFICIENT_DATA",
             id="baked-seconds-given",
+        ),
+        pytest.param(
+            described(paused=PAUSED),
+            "RUNNING holding, paused by alice: checking logs, step 1 of 2, "
+            "10% on version 2, 90% on version 1, health not checked yet",
+            id="paused",
+        ),
+        pytest.param(
+            described(step=0, weight=0, waiting={"kind": "PreTraffic", "hook": "pre"}),
+            "RUNNING before traffic moves, waiting for the PreTraffic hook pre, "
+            "0% on version 2, 100% on version 1, health not checked yet",
+            id="waiting-for-a-hook",
         ),
         pytest.param(
             described(status="SUCCEEDED", step=2, checks=[check(2, 600, "promote")]),
@@ -89,17 +114,27 @@ def check(step: int, baked: int, action: str = "bake", **alarms: str) -> dict[st
         ),
         pytest.param(
             described(status="FAILED", error="RolledBack"),
-            "FAILED RolledBack, 0% on version 2, health not checked yet",
+            "FAILED rolled back, 0% on version 2, 100% on version 1, health not checked yet",
             id="rolled-back",
         ),
         pytest.param(
+            described(status="FAILED", error="RolledBack", live=LIVE_BASELINE),
+            "FAILED rolled back, live: 100% on version 1, the baseline, health not checked yet",
+            id="rolled-back-live",
+        ),
+        pytest.param(
             described(status="FAILED", error="AliasDrift"),
-            "FAILED AliasDrift, traffic as someone else left it, health not checked yet",
+            "FAILED stopped on drift, traffic as someone else left it, health not checked yet",
             id="drifted",
         ),
         pytest.param(
+            described(status="FAILED", error="AliasDrift", live=LIVE_OTHER),
+            "FAILED stopped on drift, live: 100% on version 3, health not checked yet",
+            id="drifted-live",
+        ),
+        pytest.param(
             described(status="ABORTED", step=0, toVersion=None),
-            "ABORTED stopped, 0% on the target, health not checked yet",
+            "ABORTED stopped, 0% on the target, 100% on version 1, health not checked yet",
             id="stopped",
         ),
     ],
@@ -144,10 +179,10 @@ def test_follow_prints_a_line_only_when_it_changes_when_not_a_terminal() -> None
 
     assert (ended, finished) == (last, True)
     assert out.getvalue().splitlines() == [
-        "  RUNNING baking, step 1 of 2, 10% on version 2, bake 300 s left of 300 s, "
-        "health not checked yet",
-        "  RUNNING baking, step 1 of 2, 10% on version 2, bake 240 s left of 300 s, "
-        "health no alarms",
+        "  RUNNING baking, step 1 of 2, 10% on version 2, 90% on version 1, "
+        "bake 5 min left of 5 min, health not checked yet",
+        "  RUNNING baking, step 1 of 2, 10% on version 2, 90% on version 1, "
+        "bake 4 min left of 5 min, health no alarms",
         "  SUCCEEDED promoted, 100% on version 2, health not checked yet",
     ]
     assert clock.now == 3.0
@@ -174,16 +209,18 @@ def test_follow_on_a_terminal_shows_a_live_panel() -> None:
     out = io.StringIO()
     terminal = Console(file=out, force_terminal=True, width=100, color_system=None)
     clock = Clock()
+    live = {"version": "2", "extra": {}, "describes": "100% on version 2, the target"}
     describe = scripted(
-        described(checks=[check(1, 120, errors="OK")]), described(status="SUCCEEDED")
+        described(checks=[check(1, 120, errors="OK")]), described(status="SUCCEEDED", live=live)
     )
 
     follow(describe, terminal, 1.0, clock=clock, sleep=clock.sleep)
 
     shown = out.getvalue()
     assert "orders-live-v2-1a2b3c4d" in shown
+    assert "baseline 1 -> target 2" in shown
     assert "SUCCEEDED: promoted" in shown
-    assert "100% on version 2" in shown
+    assert "live: 100% on version 2, the target" in shown
 
 
 def test_panel_shows_step_weight_bake_left_and_health() -> None:
@@ -196,12 +233,32 @@ def test_panel_shows_step_weight_bake_left_and_health() -> None:
     shown = out.getvalue()
     for text in (
         "RUNNING: baking",
-        "step     1 of 2",
-        "10% on version 2",
-        "180 s left of 300 s",
+        "versions  baseline 1 -> target 2",
+        "step      1 of 2",
+        "10% on version 2, 90% on version 1",
+        "3 min left of 5 min (rollout time)",
         "ALARM: errors",
     ):
         assert text in shown, shown
+
+
+def test_panel_at_the_end_shows_why_and_what_is_live() -> None:
+    from rollouts_cli.follow import panel
+
+    out = io.StringIO()
+    rolled_back = described(
+        status="FAILED",
+        error="RolledBack",
+        cause="Rolled back orders:live to version 1: alarm errors is in ALARM at step 1 of 2 "
+        "(10% on the target).",
+        live=LIVE_BASELINE,
+    )
+    Console(file=out, width=120, color_system=None).print(panel(progress_of(rolled_back)))
+    shown = out.getvalue()
+    assert "FAILED: rolled back" in shown
+    assert "live: 100% on version 1, the baseline" in shown
+    assert "alarm errors is in ALARM at step 1 of 2 (10% on the target)" in shown
+    assert "left of" not in shown and "step   " not in shown  # no step or bake once ended
 
 
 # -- exit codes, requests, outputs ---------------------------------------------------
@@ -241,6 +298,27 @@ def test_build_request_spells_the_contract_and_leaves_absent_options_out() -> No
     }
 
 
+def test_build_request_asks_for_a_first_deploy_and_hook_timeouts() -> None:
+    request = build_request(
+        "orders",
+        "live",
+        None,
+        "AllAtOnce",
+        (),
+        "pre",
+        "post",
+        None,
+        create_alias=True,
+        pre_traffic_timeout=600,
+    )
+
+    assert request["createAlias"] is True
+    assert request["hooks"] == {
+        "preTraffic": {"function": "pre", "timeoutSeconds": 600},
+        "postTraffic": "post",
+    }
+
+
 def test_strategy_value_takes_a_name_an_object_or_a_list() -> None:
     assert strategy_value("Canary10Percent5Minutes") == "Canary10Percent5Minutes"
     steps = {"steps": [{"weight": 5, "bakeSeconds": 60}]}
@@ -266,8 +344,12 @@ def test_started_document_adds_error_and_cause_once_ended() -> None:
 
 def test_list_lines_offer_the_next_page() -> None:
     assert list_lines([], None) == ["no rollouts"]
-    lines = list_lines([{"rolloutId": "r1", "status": "RUNNING", "startedAt": "t"}], "tok")
-    assert lines[-1] == "more: --next-token 'tok'"
+    lines = list_lines(
+        [{"rolloutId": "r1", "status": "RUNNING", "startedAt": "2026-12-01T12:03:04+00:00"}],
+        "tok",
+    )
+    assert lines[0].endswith("started 2026-12-01 12:03:04 UTC")
+    assert lines[-1] == "more: --next-token tok"
 
 
 def test_stack_outputs_name_what_is_missing() -> None:
@@ -277,10 +359,25 @@ def test_stack_outputs_name_what_is_missing() -> None:
     assert required_outputs({**outputs, "StateMachineArn": "arn"}, "s") == ("arn", "t")
 
 
+def caused(error: Exception, cause: Exception) -> Exception:
+    """``error`` as ``raise error from cause`` leaves it."""
+    error.__cause__ = cause
+    return error
+
+
 @pytest.mark.parametrize(
     ("error", "text"),
     [
         pytest.param(NoCredentialsError(), "no AWS credentials found", id="credentials"),
+        pytest.param(NoRegionError(), "set AWS_DEFAULT_REGION", id="region"),
+        pytest.param(
+            caused(
+                TransientError("EndpointConnectionError: ..."),
+                EndpointConnectionError(endpoint_url="http://127.0.0.1:9"),
+            ),
+            "cannot reach http://127.0.0.1:9",
+            id="network-through-the-service",
+        ),
         pytest.param(
             EndpointConnectionError(endpoint_url="http://127.0.0.1:9"),
             "cannot reach http://127.0.0.1:9",
@@ -305,7 +402,8 @@ def test_help_documents_every_exit_code() -> None:
     for code in ("0  promoted", "1  the CLI itself failed", "2  usage", "3  the rollout ended"):
         assert code in shown
     assert "4  refused before anything changed" in shown
-    assert "start" in shown and "abort" in shown
+    for command in ("start", "status", "pause", "resume", "promote", "abort", "hook-result"):
+        assert command in shown
 
 
 def test_progress_is_a_frozen_value() -> None:

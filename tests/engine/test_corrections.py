@@ -541,6 +541,51 @@ def test_stop_execution_keeps_its_error_and_cause(
     assert described.get("cause") == "stopped by a test"
 
 
+# --- send_task_failure_cause ------------------------------------------------------------
+CALLBACK_MACHINE = {
+    "StartAt": "Wait",
+    "States": {
+        "Wait": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            "Parameters": {"QueueUrl": "{queue}", "MessageBody": {"token.$": "$$.Task.Token"}},
+            "TimeoutSeconds": 600,
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.caught", "Next": "Done"}],
+            "Next": "Done",
+        },
+        "Done": {"Type": "Pass", "End": True},
+    },
+}
+
+
+def test_send_task_failure_keeps_its_cause(
+    sfn: Any,
+    make_state_machine: Callable[[Any], str],
+    finished: Callable[..., Any],
+    local_engine: LocalEngine,
+    time_scale: Callable[[float], None],
+) -> None:
+    time_scale(1.0)
+    sqs = local_engine.client("sqs")
+    queue = sqs.create_queue(QueueName=f"tokens-{int(time.time() * 1000)}")["QueueUrl"]
+    machine = json.loads(json.dumps(CALLBACK_MACHINE).replace("{queue}", queue))
+    execution = sfn.start_execution(stateMachineArn=make_state_machine(machine))["executionArn"]
+    token = eventually(
+        lambda: sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages")
+    )[0]["Body"]
+
+    sfn.send_task_failure(
+        taskToken=json.loads(token)["token"], error="TestsFailed", cause="build 42 failed"
+    )
+
+    described = finished(execution)
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"])["caught"] == {
+        "Error": "TestsFailed",
+        "Cause": "build 42 failed",
+    }
+
+
 # --- execution_status_events + rule_targets_delivered -----------------------------------
 
 

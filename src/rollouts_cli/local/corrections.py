@@ -419,6 +419,28 @@ def stop_execution_cause() -> None:
     sfn_execution.BaseExecutionWorkerCommunication._reflect_execution_status = reflect
 
 
+def send_task_failure_cause() -> None:
+    """SendTaskFailure keeps the cause it was given: the task fails with that error and cause.
+
+    moto's response handler passes only the error on, so a Catch (and the history)
+    got an empty cause; AWS gives the cause the sender wrote.
+    """
+    if not _once("send_task_failure_cause"):
+        return
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions import responses as sfn_responses
+
+    def send_task_failure(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"),
+            error=self._get_param("error"),
+            cause=self._get_param("cause"),
+        )
+        return EmptyResult()
+
+    sfn_responses.StepFunctionResponse.send_task_failure = send_task_failure
+
+
 def execution_status_events() -> None:
     """An execution that ends emits "Step Functions Execution Status Change" on the default bus.
 
@@ -960,6 +982,7 @@ CORRECTIONS: tuple[Callable[[], None], ...] = (
     invoke_qualifier_and_weights,
     cloudformation_state_machines,
     stop_execution_cause,
+    send_task_failure_cause,
     execution_status_events,
     stopped_executions_end_at_once,
     rule_targets_delivered,
