@@ -132,7 +132,7 @@ def aws_failure(error: Exception) -> str:
     if isinstance(error, NoRegionError):
         # botocore reads AWS_DEFAULT_REGION (and the config file), not AWS_REGION.
         return (
-            "no AWS region: pass --region, or set AWS_DEFAULT_REGION or a region in ~/.aws/config"
+            "no AWS region: pass --region, or set AWS_DEFAULT_REGION (or a region in ~/.aws/config)"
         )
     if isinstance(error, EndpointConnectionError | ConnectTimeoutError):
         return (
@@ -410,15 +410,13 @@ def plan_command(strategy: str, check_interval: int | None, output: str) -> None
     interval = request.resolved_check_interval_seconds
     events = estimate_history_events(steps, interval)
     name = request.strategy.name
-    if output == "json":
-        click.echo(json.dumps(plan_document(name, steps, interval, events, history_budget())))
-        return
-    lines = plan_lines(
-        name, steps, interval, check_interval, events, history_budget(), HISTORY_EVENT_LIMIT
+    emit(
+        output,
+        plan_document(name, steps, interval, events, history_budget()),
+        plan_lines(
+            name, steps, interval, check_interval, events, history_budget(), HISTORY_EVENT_LIMIT
+        ),
     )
-    console.print(f"[bold]{lines[0]}[/]", highlight=False)
-    for text in lines[1:]:
-        console.print(text, highlight=False, markup=False)
 
 
 def build_request(

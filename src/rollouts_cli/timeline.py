@@ -29,7 +29,15 @@ _FAILURES = {
 }
 # A retried task that then succeeds did not fail.
 _SUCCESSES = frozenset({"LambdaFunctionSucceeded", "TaskSucceeded"})
-_HOOKS = {"RunPreTrafficHook": "PreTraffic", "RunPostTrafficHook": "PostTraffic"}
+# A hook runs in one state, or in two: invoked (waiting for its answer), then judged.
+_HOOKS = {
+    "RunPreTrafficHook": "PreTraffic",
+    "RunPostTrafficHook": "PostTraffic",
+    "JudgePreTrafficHook": "PreTraffic",
+    "JudgePostTrafficHook": "PostTraffic",
+}
+# States that only wait (a bake, woken early or timed out): the checks after them tell.
+_WAITS = frozenset({"Bake"})
 _ENDINGS = {
     "ExecutionFailed": "failed",
     "ExecutionAborted": "stopped",
@@ -151,7 +159,16 @@ def timeline(events: list[dict[str, Any]], requests: Sequence[dict[str, Any]] = 
     checks = 0
     baked = 0
     weight = 0
-    failure: str | None = None
+    failure: tuple[str, str] | None = None  # (error, what it says)
+    # With a judge state, the hook has passed only once it is judged.
+    judged = {
+        _HOOKS[name]
+        for event in events
+        if (name := (event.get("stateExitedEventDetails") or {}).get("name", "")).startswith(
+            "Judge"
+        )
+        and name in _HOOKS
+    }
 
     def flush(event: dict[str, Any]) -> None:
         nonlocal checks
@@ -171,7 +188,8 @@ def timeline(events: list[dict[str, Any]], requests: Sequence[dict[str, Any]] = 
             failure = None
         if kind in _FAILURES:
             details = event.get(_FAILURES[kind]) or {}
-            failure = failure_text(details.get("error"), details.get("cause"))
+            error = str(details.get("error") or "")
+            failure = (error, failure_text(error, details.get("cause")))
             continue
         if kind == "ExecutionSucceeded":
             flush(event)
@@ -185,13 +203,17 @@ def timeline(events: list[dict[str, Any]], requests: Sequence[dict[str, Any]] = 
                 or event.get("executionTimedOutEventDetails")
                 or {}
             )
-            error = details.get("error")
             label = _ENDINGS[kind]
-            moments.append(Moment(event["timestamp"], f"{label}: {error}" if error else label))
+            ended_with = details.get("error")
+            moments.append(
+                Moment(event["timestamp"], f"{label}: {ended_with}" if ended_with else label)
+            )
             continue
         if kind != "TaskStateExited":
             continue
         name = event["stateExitedEventDetails"]["name"]
+        if name in _WAITS:
+            continue
         rollout = _output(event).get("rollout", {})
         if name == "CheckHealth" and failure is None:
             checks += 1
@@ -200,12 +222,7 @@ def timeline(events: list[dict[str, Any]], requests: Sequence[dict[str, Any]] = 
         flush(event)
         at = event["timestamp"]
         if failure is not None:
-            if name in _HOOKS and "hook" in failure:
-                moments.append(Moment(at, failure))
-            elif name in _HOOKS:
-                moments.append(Moment(at, f"{_HOOKS[name]} hook failed: {failure}"))
-            else:
-                moments.append(Moment(at, f"{name} failed: {failure}"))
+            moments.append(Moment(at, _failed(name, *failure)))
             continue
         if name == "ShiftTraffic":
             what, weight = _shift_line(rollout, weight)
@@ -222,7 +239,7 @@ def timeline(events: list[dict[str, Any]], requests: Sequence[dict[str, Any]] = 
             )
         elif name == "PublishVersion":
             moments.append(Moment(at, f"published version {rollout.get('targetVersion')}"))
-        elif name in _HOOKS:
+        elif name in _HOOKS and (name.startswith("Judge") or _HOOKS[name] not in judged):
             moments.append(Moment(at, f"{_HOOKS[name]} hook passed"))
         elif name == "PromoteTarget":
             moments.append(Moment(at, f"promoted: 100% on version {rollout.get('targetVersion')}"))
@@ -235,6 +252,17 @@ def timeline(events: list[dict[str, Any]], requests: Sequence[dict[str, Any]] = 
             moments.append(Moment(when, request_line(request)))
     # Stable: moments at one instant keep the history's order.
     return sorted(moments, key=lambda m: _utc(m.at))
+
+
+def _failed(state: str, error: str, text: str) -> str:
+    """``PreTraffic hook h failed: HTTP 500``, or which state failed, and how."""
+    if state in _HOOKS:
+        if error == "States.Timeout":
+            return f"{_HOOKS[state]} hook did not answer within its timeout"
+        return text if "hook" in text else f"{_HOOKS[state]} hook failed: {text}"
+    if error == "States.Timeout":
+        return f"{state} timed out"
+    return f"{state} failed: {text}"
 
 
 def _utc(moment: datetime) -> datetime:

@@ -216,6 +216,8 @@ def traffic_line(described: dict[str, Any]) -> str:
 # -- the blocks of text ---------------------------------------------------------------
 def when(text: object) -> str:
     """``2026-12-01 12:03:04 UTC`` from the record's ISO time (as given if not one)."""
+    if text is None or text == "":
+        return "at an unrecorded time"
     moment = parse_time(text)
     if moment is None:
         return str(text)
@@ -234,7 +236,8 @@ def _waiting(described: dict[str, Any]) -> str | None:
     since = f" since {when(waiting['since'])}" if waiting.get("since") else ""
     kind = str(waiting.get("kind") or "")
     if kind == "bake":
-        return f"baking{since}"
+        # A paused rollout waits too, but it bakes nothing: "paused" says so.
+        return None if isinstance(described.get("paused"), dict) else f"baking{since}"
     hook = f" {waiting['hook']}" if waiting.get("hook") else ""
     return (
         f"for the {kind} hook{hook}{since}; answer for it: rollouts hook-result "
@@ -348,9 +351,9 @@ def list_lines(rollouts: list[dict[str, Any]], next_token: str | None) -> list[s
         end = f"  ended {when(item['endedAt'])}" if item.get("endedAt") else ""
         reason = f"  {item['reason']}" if item.get("reason") else ""
         lines.append(
-            f"{item.get('rolloutId')}  {item.get('status'):<11}  "
+            f"{item.get('rolloutId')}  {item.get('status') or '-':<11}  "
             f"{item.get('fromVersion') or '-'} -> {item.get('toVersion') or '-'}  "
-            f"{item.get('strategy')}  started {when(item.get('startedAt'))}{end}{reason}"
+            f"{item.get('strategy') or '-'}  started {when(item.get('startedAt'))}{end}{reason}"
         )
     if next_token:
         lines.append(f"more: --next-token {next_token}")
@@ -424,7 +427,7 @@ def plan_lines(
     base = ""
 
     def at() -> str:
-        return f"  {'at ' + base + human(elapsed):<22}"
+        return f"  {'at ' + base + human(elapsed):<24}"
 
     for number, step in enumerate(steps, start=1):
         checks = check_times(step.bake_seconds, interval)
@@ -451,7 +454,10 @@ def plan_lines(
         why = " (the default; --check-interval changes it)"
     else:
         why = ""
-    lines.append(f"  health checked every {human(interval)} while baking{why}")
+    none = (
+        "" if any(s.bake_seconds or s.until_promoted for s in steps) else "; this plan has no bake"
+    )
+    lines.append(f"  health checked every {human(interval)} while baking{why}{none}")
     lines.append(
         f"  history: about {history_events:,} events of the {history_budget:,} a rollout "
         f"may plan for (Step Functions allows {history_limit:,})"

@@ -48,6 +48,11 @@ OTHERS = [
     ("payments", "live"),
 ]
 Route = tuple[str, str]  # (METHOD, path template)
+# The verbs on a running rollout, each its own route: a pipeline's, never a watcher's.
+VERB_ROUTES = [
+    ("POST", f"/functions/{{functionName}}/aliases/{{alias}}/rollouts/{{rolloutId}}/{verb}")
+    for verb in ("abort", "pause", "resume", "promote")
+]
 
 
 # -- reading the README, the OpenAPI document and the template ---------------------------
@@ -148,6 +153,24 @@ def test_the_pipeline_may_do_everything_to_its_own_alias() -> None:
 
     assert denied == []
     assert {method for method, _ in routes()} == {"GET", "POST"}
+
+
+@pytest.mark.parametrize("route", VERB_ROUTES, ids=lambda route: route[1].rsplit("/", 1)[-1])
+def test_the_pipeline_may_abort_pause_resume_and_promote_its_rollouts_only(route: Route) -> None:
+    policy = policies()[PIPELINE_SID]
+
+    assert route in routes()
+    assert allowed(policy, method_arn(route, *MINE))
+    let_in = [other for other in OTHERS if allowed(policy, method_arn(route, *other))]
+    assert let_in == []
+
+
+@pytest.mark.parametrize("route", VERB_ROUTES, ids=lambda route: route[1].rsplit("/", 1)[-1])
+def test_the_watcher_may_not_abort_pause_resume_or_promote(route: Route) -> None:
+    policy = policies()[WATCHER_SID]
+
+    assert route in routes()
+    assert [who for who in [MINE, *OTHERS] if allowed(policy, method_arn(route, *who))] == []
 
 
 @pytest.mark.parametrize(("function_name", "alias"), OTHERS)

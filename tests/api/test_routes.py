@@ -763,7 +763,7 @@ def running(api: Api, waiting: str | None = "bake") -> str:
     Its record is the one PrepareRollout and the first shift would write; ``waiting``:
     the wait whose token it leaves (Bake's, or a hook's), or None between tasks.
     """
-    rollout_id = start(api).body["rolloutId"]
+    rollout_id: str = start(api).body["rolloutId"]
     api.write_record(rollout_id, steps=(10, 50), step_index=0)
     if waiting is not None:
         api.wait(rollout_id, waiting, **({"hook": "orders-api-pre"} if waiting != "bake" else {}))

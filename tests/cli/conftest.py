@@ -7,6 +7,7 @@ it reaches the engine through ``--endpoint-url`` as it would from a shell.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,21 @@ HOOK_FAILS = (
     "def handler(event, context):\n"
     "    return {'status': 'Failed', 'reason': 'smoke test got HTTP 500'}\n"
 )
+
+# What a Python value looks like when printed raw: a quoted repr, None/True/False, a
+# dict or list literal.
+_REPRS = (
+    re.compile(r"(?:^|[\s(\[{:=,])'[^'\n]*'"),
+    re.compile(r"\b(?:None|True|False)\b"),
+    re.compile(r"\{'|\['|\{\}|\[\]|\(\)"),
+)
+
+
+def assert_readable(text: str) -> None:
+    """``text`` holds no Python value printed as such (what people read is words)."""
+    for pattern in _REPRS:
+        found = pattern.search(text)
+        assert found is None, f"{found[0]!r} in:\n{text}"
 
 
 class _Rollouts:

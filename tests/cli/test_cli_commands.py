@@ -13,8 +13,12 @@ from collections.abc import Callable
 import pytest
 
 from rollouts_cli.local.engine import LocalEngine, free_port
+from rollouts_cli.local.samples import create_function
 
-from .conftest import HOOK_FAILS, Cli, Target, executions
+from .conftest import HOOK_FAILS, Cli, Target, assert_readable, executions
+
+HOOK_PASSES = "def handler(event, context):\n    return {'status': 'Succeeded'}\n"
+HOOK_PENDING = "def handler(event, context):\n    return {'status': 'Pending'}\n"
 
 pytestmark = pytest.mark.e2e
 
@@ -85,6 +89,85 @@ def test_bad_input_is_refused_with_exit_4_naming_the_field_and_starts_nothing(
     assert "nothing was changed" in result.stderr
     assert executions(local_engine) == before
     assert target.alias() == ("1", {})
+
+
+def test_a_mistyped_strategy_is_refused_with_the_name_it_probably_meant(
+    cli: Cli, local_engine: LocalEngine, target: Target
+) -> None:
+    before = executions(local_engine)
+
+    result = cli(*target.start_args("--strategy", "Canary10Percent5Minute"))
+
+    assert result.exit_code == 4
+    assert (
+        "strategy: unknown strategy Canary10Percent5Minute; "
+        "did you mean Canary10Percent5Minutes?" in result.stderr
+    )
+    assert executions(local_engine) == before
+
+
+def test_start_wait_prints_the_rollout_id_first(cli: Cli, target: Target) -> None:
+    result = cli(*target.start_args("--strategy", "AllAtOnce", "--wait"))
+
+    assert result.exit_code == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(f"rollout {target.name}-live-v2-")
+    assert first.endswith(" started")
+    rollout_id = first.split()[1]
+    assert cli.status(rollout_id)["status"] == "SUCCEEDED"
+
+
+def test_start_wait_json_keeps_stdout_one_document_and_names_the_rollout_first_on_stderr(
+    cli: Cli, target: Target
+) -> None:
+    result = cli(*target.start_args("--strategy", "AllAtOnce", "--wait", "-o", "json"))
+
+    assert result.exit_code == 0, result.stderr
+    ended = json.loads(result.stdout)
+    assert result.stderr.splitlines()[0] == f"rollout {ended['rolloutId']} started"
+    assert ended["live"] == {
+        "version": "2",
+        "extra": {},
+        "describes": "100% on version 2, the target",
+    }
+
+
+def test_a_missing_alias_is_refused_naming_it_unless_create_alias(
+    cli: Cli, target: Target, unique_name: Callable[[str], str]
+) -> None:
+    new = unique_name("first")
+    create_function(
+        target.lam, target.engine.client("iam"), new, "def handler(e, c):\n    return 1\n"
+    )
+    start = ("start", "--function", new, "--alias", "live", "--strategy", "AllAtOnce", "--wait")
+
+    refused = cli(*start, "--output", "json")
+    created = cli(*start, "--create-alias", "--output", "json")
+
+    assert refused.exit_code == 4, refused.stdout
+    assert "alias" in json.loads(refused.stdout)["cause"]
+    assert created.exit_code == 0, created.stdout + created.stderr
+    answer = target.lam.get_alias(FunctionName=new, Name="live")
+    assert answer["FunctionVersion"] == json.loads(created.stdout)["toVersion"]
+
+
+def test_a_hook_timeout_is_sent_with_the_hook(cli: Cli, target: Target) -> None:
+    hook = target.hook(HOOK_PASSES)
+
+    result = cli(
+        *target.start_args(
+            "--strategy", "AllAtOnce", "--pre-traffic", hook, "--pre-traffic-timeout", "120",
+            "--wait", "-o", "json",
+        )
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.stdout + result.stderr
+    execution = target.engine.client("stepfunctions").describe_execution(
+        executionArn=json.loads(result.stdout)["executionArn"]
+    )
+    assert json.loads(execution["input"])["hooks"] == {
+        "preTraffic": {"function": hook, "timeoutSeconds": 120}
+    }
 
 
 def test_busy_alias_is_refused_with_exit_4_naming_the_holder(
@@ -181,13 +264,26 @@ def test_status_of_a_finished_rollout_shows_its_steps_and_checks(cli: Cli, targe
     assert described["checks"][-1]["action"] == "promote"
     assert "promoted to version 2" in described["summary"]
 
+    assert described["live"] == {
+        "version": "2",
+        "extra": {},
+        "describes": "100% on version 2, the target",
+    }
+
     text = cli("status", started["rolloutId"])
     assert text.exit_code == 0
-    assert "Steps taken (1 of 1)" in text.stdout
-    assert "  step 1: 10% at " in text.stdout
-    assert "Last checks (5 of 5)" in text.stdout
-    assert "1 alarm OK -> promote" in text.stdout
-    assert "shifted to 10% (step 1 of 1)" in text.stdout  # the timeline
+    lines = text.stdout.splitlines()
+    assert "  summary    promoted: 100% on version 2, the target" in lines
+    assert "  traffic    100% on the target now" in lines
+    assert "Steps taken (1 of 1)" in lines
+    assert any(
+        line.startswith("  step 1: 10% at ") and line.endswith(", bake 5 min") for line in lines
+    )
+    assert "Last checks (5 of 5)" in lines
+    assert any(line.endswith("baked 5 min, 1 alarm OK -> promote") for line in lines)
+    assert any(line.endswith("  shifted to 10% (step 1 of 1)") for line in lines)  # the timeline
+    assert any(line.endswith("  baked 5 min at 10%: 5 health checks") for line in lines)
+    assert_readable(text.stdout)
 
 
 def test_status_of_a_rolled_back_rollout_exits_0_with_its_cause(cli: Cli, target: Target) -> None:
@@ -202,6 +298,68 @@ def test_status_of_a_rolled_back_rollout_exits_0_with_its_cause(cli: Cli, target
     assert text.exit_code == 0
     assert "error      RolledBack" in text.stdout
     assert f"PreTraffic hook {hook} failed" in text.stdout
+    assert "hook passed" not in text.stdout
+    assert (
+        f"  summary    rolled back: PreTraffic hook {hook} failed: smoke test got HTTP 500 "
+        "before any traffic moved; live: 100% on version 1, the baseline"
+    ) in text.stdout.splitlines()
+    assert_readable(text.stdout)
+
+
+def test_status_after_an_alarm_rollback_says_where_it_ended_and_where_the_alias_is(
+    cli: Cli, target: Target, time_scale: Callable[[float], None]
+) -> None:
+    alarm = target.alarm()
+    time_scale(0.01)
+    code, started = cli.json(
+        *target.start_args(
+            "--strategy", "Linear10PercentEvery3Minutes", "--alarm", alarm,
+            "--check-interval", "30",
+        )
+    )  # fmt: skip
+    assert code == 0
+    cli.wait_until(started["rolloutId"], lambda d: d["step"] == 2)
+    target.engine.client("cloudwatch").set_alarm_state(
+        AlarmName=alarm, StateValue="ALARM", StateReason="Threshold Crossed: 5 errors"
+    )
+    ended = cli.wait_until(started["rolloutId"], lambda d: d["status"] != "RUNNING")
+    assert ended["live"]["describes"] == "100% on version 1, the baseline"
+
+    text = cli("status", started["rolloutId"])
+
+    assert text.exit_code == 0
+    lines = text.stdout.splitlines()
+    summary = next(line for line in lines if line.startswith("  summary    "))
+    assert summary.startswith(f"  summary    rolled back: alarm {alarm} is in ALARM at step ")
+    assert summary.endswith("; live: 100% on version 1, the baseline")
+    traffic = next(line for line in lines if line.startswith("  traffic    "))
+    assert traffic.startswith("  traffic    0% on the target now; it was at ")
+    assert "rolling back" not in text.stdout
+    assert_readable(text.stdout)
+
+
+def test_status_after_a_failed_post_traffic_hook_never_shows_it_passed(
+    cli: Cli, target: Target
+) -> None:
+    hook = target.hook(HOOK_FAILS)
+    code, ended = cli.json(
+        *target.start_args("--strategy", "AllAtOnce", "--post-traffic", hook, "--wait")
+    )
+    assert code == 3
+
+    text = cli("status", ended["rolloutId"])
+
+    assert text.exit_code == 0
+    lines = text.stdout.splitlines()
+    assert "PostTraffic hook passed" not in text.stdout
+    assert any(line.endswith(f"  PostTraffic hook {hook} failed: smoke test got HTTP 500")
+               for line in lines)  # fmt: skip
+    assert (
+        f"  summary    rolled back: PostTraffic hook {hook} failed: smoke test got HTTP 500 "
+        "after promotion (100% on the target); live: 100% on version 1, the baseline"
+    ) in lines
+    assert "  traffic    0% on the target now; it was promoted (100%) when it ended" in lines
+    assert "promoted to version 2" not in text.stdout
 
 
 def test_status_of_an_unknown_rollout_exits_1(cli: Cli) -> None:
@@ -299,11 +457,16 @@ def test_abort_of_a_running_rollout_rolls_it_back(
     rollout_id = started["rolloutId"]
     cli.wait_until(rollout_id, lambda d: d["step"] == 1)
 
-    code, answer = cli.json("abort", rollout_id, "--reason", "canary looks slow")
+    text = cli("abort", rollout_id, "--reason", "canary looks slow")
 
-    assert code == 0
-    assert answer["abortRequested"] is True
-    assert answer["by"].startswith("arn:aws:")
+    assert text.exit_code == 0, text.stderr
+    by = cli.status(rollout_id)["abortRequested"]["by"]
+    assert by.startswith("arn:aws:")
+    assert text.stdout.splitlines() == [
+        f"abort requested for {rollout_id} by {by}",
+        f"  it rolls back within seconds; follow it: rollouts status {rollout_id}",
+    ]
+    answer = {"by": by}
     ended = cli.wait_until(rollout_id, lambda d: d["status"] != "RUNNING")
     assert (ended["status"], ended["error"]) == ("FAILED", "RolledBack")
     assert f"aborted by {answer['by']}: canary looks slow" in ended["cause"]
@@ -374,12 +537,84 @@ def test_plan_prints_the_steps_as_json_and_needs_no_engine(cli: Cli) -> None:
 
     assert result.exit_code == 0
     assert json.loads(result.stdout) == {
+        "strategy": "Linear25PercentEvery2Minutes",
         "steps": [
             {"weight": 25, "bakeSeconds": 120},
             {"weight": 50, "bakeSeconds": 120},
             {"weight": 75, "bakeSeconds": 120},
-        ]
+        ],
+        "checkIntervalSeconds": 60,
+        "checks": 6,
+        "totalBakeSeconds": 360,
+        "historyEvents": 80 + 9 * 3 + 9 * 6,
+        "historyBudget": 20_000,
     }
+
+
+def test_plan_text_reads_in_human_units_with_the_checks_and_the_history(cli: Cli) -> None:
+    result = cli(
+        "plan", "-s", "Canary10Percent30Minutes", "--check-interval", "300", endpoint=False
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "Canary10Percent30Minutes: 1 step, then the promotion",
+        "  at 0 s                  step 1: 10% on the target, bake 30 min, 6 health checks: "
+        "at 5 min, 10 min, 15 min, …, 30 min into it",
+        "  at 30 min               promote: 100% on the target",
+        "  total bake: 30 min",
+        "  health checked every 5 min while baking",
+        "  history: about 143 events of the 20,000 a rollout may plan for "
+        "(Step Functions allows 25,000)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("options", "field", "says"),
+    [
+        pytest.param(
+            ["-s", "canary10percent5minutes"],
+            "strategy",
+            "did you mean Canary10Percent5Minutes?",
+            id="mistyped-name",
+        ),
+        pytest.param(
+            ["-s", "Linear10PercentEvery10Minute"],
+            "strategy",
+            "did you mean Linear10PercentEvery10Minutes?",
+            id="singular-for-many",
+        ),
+        pytest.param(
+            ["-s", "AllAtOnce", "--check-interval", "0"],
+            "checkIntervalSeconds",
+            "between 1 and 3600",
+            id="interval-out-of-range",
+        ),
+        pytest.param(
+            ["-s", "Linear1PercentEvery1Minute", "--check-interval", "1"],
+            "checkIntervalSeconds",
+            "use at least 3 seconds",
+            id="over-the-history-budget",
+        ),
+        pytest.param(
+            ["-s", '[{"weight": 50, "bakeSeconds": 60}, {"weight": 20, "bakeSeconds": 0}]'],
+            "strategy.steps[1].weight",
+            "weights increase strictly",
+            id="weights-not-increasing",
+        ),
+    ],
+)
+def test_plan_refuses_what_start_refuses_with_exit_4_naming_the_field(
+    cli: Cli, options: list[str], field: str, says: str
+) -> None:
+    result = cli("plan", *options, "-o", "json", endpoint=False)
+
+    assert result.exit_code == 4
+    refused = json.loads(result.stdout)
+    assert [f["field"] for f in refused["fields"]] == [field]
+    assert says in refused["fields"][0]["message"]
+    assert f"{field}: " in result.stderr
+    assert "functionName" not in result.stderr and "alias" not in refused["cause"]
 
 
 @pytest.mark.parametrize(
@@ -403,21 +638,91 @@ def test_usage_errors_exit_2(cli: Cli, args: list[str]) -> None:
     assert "Usage:" in result.stderr
 
 
-def test_unreachable_endpoint_exits_1_with_a_readable_message(cli: Cli) -> None:
+EVERY_AWS_COMMAND = [
+    pytest.param(["status", "r-1"], id="status"),
+    pytest.param(["list", "--function", "f", "--alias", "a"], id="list"),
+    pytest.param(["start", "--function", "f", "--alias", "a", "-s", "AllAtOnce"], id="start"),
+    pytest.param(
+        ["start", "--function", "f", "--alias", "a", "-s", "AllAtOnce", "--wait"], id="start-wait"
+    ),
+    pytest.param(["abort", "r-1"], id="abort"),
+    pytest.param(["pause", "r-1"], id="pause"),
+    pytest.param(["resume", "r-1"], id="resume"),
+    pytest.param(["promote", "r-1", "--full"], id="promote"),
+    pytest.param(["hook-result", "r-1", "--status", "Failed"], id="hook-result"),
+]
+
+
+@pytest.mark.parametrize("args", EVERY_AWS_COMMAND)
+def test_unreachable_endpoint_exits_1_with_one_line_naming_it(cli: Cli, args: list[str]) -> None:
     closed = f"http://127.0.0.1:{free_port()}"
 
-    result = cli("status", "any-rollout", "--endpoint-url", closed, endpoint=False)
+    result = cli(*args, "--endpoint-url", closed, endpoint=False)
 
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"error: cannot reach {closed}")
+    assert result.stderr.splitlines() == [
+        f"error: cannot reach {closed}/: the connection failed "
+        "(is it running, and is the URL right?)"
+    ]
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:4566", "htp:/nowhere", "http://"])
+def test_a_malformed_endpoint_url_is_a_usage_error(cli: Cli, url: str) -> None:
+    result = cli("status", "r-1", "--endpoint-url", url, endpoint=False)
+
+    assert result.exit_code == 2
+    assert f"must be a URL like http://127.0.0.1:4566, not {url}" in result.stderr
     assert "Traceback" not in result.output
 
 
-def test_unknown_stack_exits_1_naming_it(cli: Cli) -> None:
-    result = cli("list", "--function", "f", "--alias", "a", "--stack-name", "not-deployed")
+NO_AWS = {
+    "AWS_ACCESS_KEY_ID": None,
+    "AWS_SECRET_ACCESS_KEY": None,
+    "AWS_SESSION_TOKEN": None,
+    "AWS_PROFILE": None,
+    "AWS_CONFIG_FILE": "/nonexistent/config",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": None,
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI": None,
+    "AWS_WEB_IDENTITY_TOKEN_FILE": None,
+    "HOME": "/nonexistent",
+}
+
+
+@pytest.mark.parametrize("args", EVERY_AWS_COMMAND)
+def test_no_aws_credentials_is_one_line(cli: Cli, args: list[str]) -> None:
+    result = cli(*args, "--region", "eu-west-1", endpoint=False, env=NO_AWS)
 
     assert result.exit_code == 1
-    assert "no stack not-deployed" in result.stderr
+    assert result.stderr.splitlines() == [
+        "error: no AWS credentials found: configure them (aws configure, AWS_PROFILE, "
+        "AWS_ACCESS_KEY_ID), or pass --endpoint-url for the local engine"
+    ]
+
+
+def test_no_aws_region_is_one_line_naming_what_botocore_reads(cli: Cli) -> None:
+    env = {**NO_AWS, "AWS_REGION": None, "AWS_DEFAULT_REGION": None}
+
+    result = cli("status", "r-1", endpoint=False, env=env)
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "error: no AWS region: pass --region, or set AWS_DEFAULT_REGION "
+        "(or a region in ~/.aws/config)"
+    ]
+
+
+@pytest.mark.parametrize("args", EVERY_AWS_COMMAND)
+def test_unknown_stack_exits_1_with_one_line_naming_it(cli: Cli, args: list[str]) -> None:
+    result = cli(*args, "--stack-name", "not-deployed")
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"error: no stack not-deployed in {cli.engine.endpoint}: "
+        "pass --stack-name or set ROLLOUTS_STACK_NAME"
+    ]
 
 
 def test_endpoint_url_needs_no_aws_credentials_or_region(cli: Cli, target: Target) -> None:
@@ -454,16 +759,200 @@ def test_human_output_follows_with_plain_lines_when_not_a_terminal(
 
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"rollout {target.name}-live-v2-")
     assert any(
-        line.startswith("  RUNNING baking, step 1 of 1, 10% on version 2, bake ")
-        and line.endswith(" s left of 120 s, health OK: 1 alarm")
+        line.startswith("  RUNNING baking, step 1 of 1, 10% on version 2, 90% on version 1, bake ")
+        and line.endswith(" left of 2 min, health OK: 1 alarm")
         for line in lines
     ), lines
-    assert "  SUCCEEDED promoted, 100% on version 2, health OK: 1 alarm" in lines
+    assert "  SUCCEEDED promoted, live: 100% on version 2, the target, health OK: 1 alarm" in lines
     header = next(i for i, line in enumerate(lines) if line.endswith("  SUCCEEDED"))
-    assert lines[header + 1 : header + 4] == [
+    assert lines[header + 1 : header + 5] == [
         f"  alias      {target.name}:live",
         "  versions   1 -> 2",
         "  strategy   Custom(10%/120s) (1 step)",
+        "  traffic    100% on the target now",
     ]
+    assert "  summary    promoted: 100% on version 2, the target" in lines
     assert len(lines) == len(set(lines))  # a line only when something changed
+    assert_readable(result.stdout)
+
+
+# -- pause, resume, promote, hook-result ------------------------------------------------
+def _running(cli: Cli, target: Target, strategy: str = "Canary10Percent30Minutes") -> str:
+    """A rollout at step 1 (10%), baking for a long time (30 min: 18 s at 0.01)."""
+    code, started = cli.json(*target.start_args("--strategy", strategy, "--check-interval", "60"))
+    assert code == 0
+    rollout_id = str(started["rolloutId"])
+    cli.wait_until(rollout_id, lambda d: d["step"] == 1)
+    return rollout_id
+
+
+def test_pause_holds_a_rollout_until_resumed_and_status_says_so(
+    cli: Cli, target: Target, time_scale: Callable[[float], None]
+) -> None:
+    time_scale(0.01)
+    rollout_id = _running(cli, target)
+
+    paused = cli("pause", rollout_id, "--reason", "checking logs")
+
+    assert paused.exit_code == 0, paused.stderr
+    by = cli.status(rollout_id)["paused"]["by"]
+    assert paused.stdout.splitlines() == [
+        f"paused {rollout_id} at 10% on the target (step 1) by {by}",
+        "  traffic stays there and health is still checked; "
+        f"resume it: rollouts resume {rollout_id}",
+    ]
+    text = cli("status", rollout_id)
+    assert any(
+        line.startswith(f"  paused     by {by} at ")
+        and line.endswith(f": checking logs; resume it: rollouts resume {rollout_id}")
+        for line in text.stdout.splitlines()
+    ), text.stdout
+    who = by.rsplit("/", 1)[-1]
+    assert any(
+        line.endswith(f"  paused by {who}: checking logs") for line in text.stdout.splitlines()
+    )  # the timeline
+
+    resumed = cli("resume", rollout_id)
+
+    assert resumed.exit_code == 0, resumed.stderr
+    assert resumed.stdout.splitlines()[0] == (
+        f"resumed {rollout_id} at 10% on the target (step 1) by {by}"
+    )
+    assert cli.status(rollout_id)["paused"] is None
+    again = cli("resume", rollout_id, "-o", "json")
+    assert again.exit_code == 4
+    assert json.loads(again.stdout) == {
+        "error": "VerbRefused",
+        "cause": f"rollout {rollout_id} is not paused; nothing to resume",
+    }
+    assert [r["verb"] for r in cli.status(rollout_id)["requests"]] == ["pause", "resume"]
+    assert cli("abort", rollout_id).exit_code == 0
+    ended = cli.wait_until(rollout_id, lambda d: d["status"] != "RUNNING")
+    assert ended["error"] == "RolledBack"
+
+
+def test_promote_full_goes_to_100_percent_now(
+    cli: Cli, target: Target, time_scale: Callable[[float], None]
+) -> None:
+    time_scale(0.01)
+    rollout_id = _running(cli, target)
+
+    result = cli("promote", rollout_id, "--full")
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[0].startswith(
+        f"full promotion requested for {rollout_id} at 10% on the target (step 1) by arn:"
+    )
+    # Well before the 30-minute bake (18 s here) would have ended.
+    ended = cli.wait_until(rollout_id, lambda d: d["status"] != "RUNNING", timeout=10)
+    assert ended["status"] == "SUCCEEDED"
+    assert target.alias() == ("2", {})
+
+
+def test_hook_result_answers_for_a_pending_hook(
+    cli: Cli, target: Target, time_scale: Callable[[float], None]
+) -> None:
+    time_scale(1.0)  # the hook's wait for its answer lasts as long as it says
+    hook = target.hook(HOOK_PENDING)
+    code, started = cli.json(
+        *target.start_args(
+            "--strategy", "AllAtOnce", "--pre-traffic", hook, "--pre-traffic-timeout", "600"
+        )
+    )
+    assert code == 0
+    rollout_id = started["rolloutId"]
+    waiting = cli.wait_until(rollout_id, lambda d: (d.get("waiting") or {}).get("kind"))
+    assert waiting["waiting"]["kind"] == "PreTraffic"
+    text = cli("status", rollout_id).stdout
+    assert f"  waiting    for the PreTraffic hook {hook} since " in text
+
+    result = cli("hook-result", rollout_id, "--status", "Succeeded", "--reason", "smoke ok")
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[0].startswith(
+        f"reported Succeeded for the PreTraffic hook {hook} of {rollout_id} by arn:"
+    )
+    ended = cli.wait_until(rollout_id, lambda d: d["status"] != "RUNNING")
+    assert ended["status"] == "SUCCEEDED"
+
+
+def test_hook_result_failed_rolls_back(
+    cli: Cli, target: Target, time_scale: Callable[[float], None]
+) -> None:
+    time_scale(1.0)  # the hook's wait for its answer lasts as long as it says
+    hook = target.hook(HOOK_PENDING)
+    code, started = cli.json(
+        *target.start_args(
+            "--strategy", "AllAtOnce", "--pre-traffic", hook, "--pre-traffic-timeout", "600"
+        )
+    )
+    assert code == 0
+    rollout_id = started["rolloutId"]
+    cli.wait_until(rollout_id, lambda d: (d.get("waiting") or {}).get("kind"))
+
+    result = cli("hook-result", rollout_id, "--status", "Failed", "--reason", "smoke failed")
+
+    assert result.exit_code == 0, result.stderr
+    ended = cli.wait_until(rollout_id, lambda d: d["status"] != "RUNNING")
+    assert (ended["status"], ended["error"]) == ("FAILED", "RolledBack")
+    assert "smoke failed" in ended["cause"]
+    assert target.alias() == ("1", {})
+
+
+def test_hook_result_with_no_hook_waiting_is_refused_with_exit_4(
+    cli: Cli, target: Target, time_scale: Callable[[float], None]
+) -> None:
+    time_scale(0.01)
+    rollout_id = _running(cli, target)
+
+    result = cli("hook-result", rollout_id, "--status", "Succeeded", "-o", "json")
+
+    assert result.exit_code == 4
+    assert json.loads(result.stdout) == {
+        "error": "VerbRefused",
+        "cause": f"rollout {rollout_id} is not waiting for a hook's answer",
+    }
+    assert cli("abort", rollout_id).exit_code == 0
+
+
+VERBS = [
+    pytest.param(["pause"], id="pause"),
+    pytest.param(["resume"], id="resume"),
+    pytest.param(["promote"], id="promote"),
+    pytest.param(["promote", "--full"], id="promote-full"),
+    pytest.param(["abort"], id="abort"),
+    pytest.param(["hook-result", "--status", "Succeeded"], id="hook-result"),
+]
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_a_verb_on_an_ended_rollout_is_refused_with_exit_4(
+    cli: Cli, target: Target, verb: list[str]
+) -> None:
+    code, ended = cli.json(*target.start_args("--strategy", "AllAtOnce", "--wait"))
+    assert code == 0
+
+    result = cli(verb[0], ended["rolloutId"], *verb[1:], "--output", "json")
+
+    assert result.exit_code == 4
+    refused = json.loads(result.stdout)
+    assert refused["error"] == "RolloutEnded"
+    assert "already ended SUCCEEDED" in refused["cause"]
+    assert "nothing was changed" in result.stderr
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_a_verb_on_an_unknown_rollout_exits_1(cli: Cli, verb: list[str]) -> None:
+    result = cli(verb[0], "no-such-rollout-1234", *verb[1:])
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == ["no rollout no-such-rollout-1234"]
+
+
+def test_hook_result_needs_a_status(cli: Cli) -> None:
+    result = cli("hook-result", "r-1", "--status", "Maybe")
+
+    assert result.exit_code == 2
+    assert "--status" in result.stderr

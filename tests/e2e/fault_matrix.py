@@ -510,6 +510,8 @@ class Matrix:
         }
         if scenario.check_interval is not None:
             request["checkIntervalSeconds"] = scenario.check_interval
+        if scenario.first_deploy:
+            request["createAlias"] = True
         return _Run(name, request)
 
     def _dispose(self, run: _Run) -> None:

@@ -191,6 +191,7 @@ def test_first_deploy_creates_the_alias_on_the_target(
             "version": "1",
             "strategy": "Canary10Percent5Minutes",
             "hooks": {"preTraffic": pre},
+            "createAlias": True,
         }
     )
 

@@ -342,7 +342,13 @@ def test_a_first_deploy_create_still_in_flight_after_a_stop_leaves_no_alias(
     lambda_models.LambdaStorage.put_alias = put_alias
     try:
         arn = rollouts.start(
-            {"functionName": name, "alias": "live", "version": "1", "strategy": "AllAtOnce"}
+            {
+                "functionName": name,
+                "alias": "live",
+                "version": "1",
+                "strategy": "AllAtOnce",
+                "createAlias": True,
+            }
         )
         assert reached.wait(30)
         local_engine.client("stepfunctions").stop_execution(executionArn=arn)

@@ -863,6 +863,9 @@ def test_the_stack_rest_api_has_the_methods_of_its_body_with_iam(
         ("/functions/{functionName}/aliases/{alias}/rollouts", "GET"),
         ("/functions/{functionName}/aliases/{alias}/rollouts/{rolloutId}", "GET"),
         ("/functions/{functionName}/aliases/{alias}/rollouts/{rolloutId}/abort", "POST"),
+        ("/functions/{functionName}/aliases/{alias}/rollouts/{rolloutId}/pause", "POST"),
+        ("/functions/{functionName}/aliases/{alias}/rollouts/{rolloutId}/resume", "POST"),
+        ("/functions/{functionName}/aliases/{alias}/rollouts/{rolloutId}/promote", "POST"),
     }
     assert {m["authorizationType"] for m in methods.values()} == {"AWS_IAM"}
     assert {m["methodIntegration"]["type"] for m in methods.values()} == {"AWS_PROXY"}

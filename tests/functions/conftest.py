@@ -35,6 +35,7 @@ import boto3
 import botocore.loaders
 import botocore.session
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core.config import default_user_config
 
@@ -345,6 +346,14 @@ def context() -> LambdaContext:
     return lambda_context()
 
 
+def _alias_exists(function: str, alias: str) -> bool:
+    try:
+        boto3.client("lambda", region_name=REGION).get_alias(FunctionName=function, Name=alias)
+    except ClientError:
+        return False
+    return True
+
+
 class Tasks:
     """Calls the task handlers with the events the state machine sends them.
 
@@ -406,7 +415,13 @@ class Tasks:
         return {"Error": error, "Cause": json.dumps(cause)}
 
     def prepare(self, rollout_id: str = "rollout-1", **changes: Any) -> dict[str, Any]:
+        """PrepareRollout's output. Where the alias does not exist yet, the request asks
+        for a first deploy (``createAlias``), as a pipeline's first deploy does."""
         running_execution(rollout_id)
+        function, alias = changes.get("functionName", FUNCTION), changes.get("alias", ALIAS)
+        plain = isinstance(function, str) and isinstance(alias, str)
+        if "createAlias" not in changes and plain and not _alias_exists(function, alias):
+            changes["createAlias"] = True
         result: dict[str, Any] = self.run(
             "prepare", self.prepare_event(self.request(**changes), rollout_id)
         )

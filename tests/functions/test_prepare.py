@@ -211,7 +211,7 @@ def test_every_problem_found_against_aws_is_named_at_once(aws, tasks):
 def test_a_missing_alias_is_a_first_deploy_promoted_without_steps(aws, tasks):
     aws.function(versions=1)
 
-    state = tasks.prepare(version="1")
+    state = tasks.prepare(version="1", createAlias=True)
 
     assert state["firstDeploy"] is True
     assert state["baselineVersion"] is None

@@ -34,6 +34,9 @@ ROUTES = {
     (ALIAS_ROUTE, "get"),
     (f"{ALIAS_ROUTE}/{{rolloutId}}", "get"),
     (f"{ALIAS_ROUTE}/{{rolloutId}}/abort", "post"),
+    (f"{ALIAS_ROUTE}/{{rolloutId}}/pause", "post"),
+    (f"{ALIAS_ROUTE}/{{rolloutId}}/resume", "post"),
+    (f"{ALIAS_ROUTE}/{{rolloutId}}/promote", "post"),
 }
 HANDLER_URI = {
     "Fn::Sub": "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
@@ -76,7 +79,7 @@ def stage(cfn_template: Template) -> dict[str, Any]:
     return only
 
 
-def test_the_api_has_exactly_the_four_routes(methods: dict[tuple[str, str], Any]) -> None:
+def test_the_api_has_exactly_the_seven_routes(methods: dict[tuple[str, str], Any]) -> None:
     assert set(methods) == ROUTES
 
 

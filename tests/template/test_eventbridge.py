@@ -164,7 +164,7 @@ def test_rules_on_the_default_bus_hear_only_events_nobody_can_forge(
         and resource["Properties"].get("EventBusName", "default") == "default"
     ]
 
-    assert sorted(on_default) == [["aws.lambda"], ["aws.states"]]
+    assert sorted(on_default) == [["aws.cloudwatch"], ["aws.lambda"], ["aws.states"]]
 
 
 def test_automatic_rollouts_are_off_unless_the_stack_opts_in(
@@ -272,8 +272,20 @@ def test_eventbridge_may_invoke_the_start_function_from_its_two_rules_only(
 
 
 # -- the samples ---------------------------------------------------------------------
+def test_the_wake_rule_hears_only_an_alarm_entering_alarm(cfn_template: Template) -> None:
+    rule = cfn_template["Resources"]["WakeRolloutsFunctionAlarmEnteredAlarm"]["Properties"]
+    pattern = EventPattern.load(json.dumps(rule["EventPattern"]))
+    back_to_ok = copy.deepcopy(sample("alarm-state-change.json"))
+    back_to_ok["detail"]["state"]["value"] = "OK"
+
+    assert matching(pattern) == ["alarm-state-change.json"]
+    assert not pattern.matches_event(back_to_ok)
+    assert rule.get("EventBusName", "default") == "default"
+
+
 def test_every_sample_is_known() -> None:
     assert set(every_sample()) == {
+        "alarm-state-change.json",
         "execution-aborted.json",
         "rollout-requested.json",
         "cloudtrail-update-function-code.json",

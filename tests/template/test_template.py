@@ -44,8 +44,13 @@ FUNCTION_DIRS = {
     "ReleaseRolloutFunction": "release",
     "StartRolloutFunction": "start_rollout",
     "ApiFunction": "api",
+    "WakeRolloutsFunction": "wake",
 }
 
+# Task tokens are not resources IAM can name ("*"): the token is the secret, and only the
+# record (and the hook it was given to) holds it.
+END_WAITS = "*"
+WATCHES = "table[ALARM#*]"
 # The rollout table, by kind of item: every item grant names the partition keys it may
 # touch (``dynamodb:LeadingKeys``), e.g. "table[ROLLOUT#*]" (see `grants`).
 RECORDS = "table[ROLLOUT#*]"
@@ -110,6 +115,8 @@ EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
         "executions": frozenset({"states:DescribeExecution"}),
         "hooks": frozenset({"lambda:GetFunction"}),
         "alarms": frozenset({"cloudwatch:DescribeAlarms"}),
+        # Which rollouts each alarm wakes, written before the record.
+        WATCHES: frozenset({"dynamodb:BatchWriteItem"}),
     },
     "PublishVersionFunction": {
         RECORDS: frozenset({"dynamodb:UpdateItem"}),
@@ -122,6 +129,8 @@ EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
         RECORDS: frozenset({"dynamodb:GetItem", "dynamodb:UpdateItem"}),
         HOOK_ANSWERS: POWERTOOLS_IDEMPOTENCY,
         "hooks": frozenset({"lambda:InvokeFunction"}),
+        # Answers on the hook's token when the hook answered at once.
+        END_WAITS: frozenset({"states:SendTaskSuccess"}),
     },
     # Every task that moves traffic reads the alarms first: nothing moves while one fires.
     "ShiftTrafficFunction": {
@@ -134,6 +143,8 @@ EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
         **TASK_TABLE,
         "targets": frozenset({"lambda:GetAlias"}),
         "alarms": frozenset({"cloudwatch:DescribeAlarms"}),
+        # Ends its own bake when its first look finds it must not wait.
+        END_WAITS: frozenset({"states:SendTaskSuccess"}),
     },
     "PromoteTargetFunction": {
         "status-bus": PUT_STATUS_EVENTS,
@@ -185,6 +196,14 @@ EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
         RECORDS: frozenset({"dynamodb:UpdateItem"}),
         API_STARTS: POWERTOOLS_IDEMPOTENCY,
         "history-index": frozenset({"dynamodb:Query"}),
+        # Wakes the rollout a request is for; an abort fails a hook's wait.
+        END_WAITS: frozenset({"states:SendTaskSuccess", "states:SendTaskFailure"}),
+    },
+    # Finds the rollouts watching an alarm that entered ALARM and ends their bakes.
+    "WakeRolloutsFunction": {
+        WATCHES: frozenset({"dynamodb:Query"}),
+        RECORDS: frozenset({"dynamodb:GetItem"}),
+        END_WAITS: frozenset({"states:SendTaskSuccess"}),
     },
 }
 
@@ -461,7 +480,7 @@ def test_only_log_delivery_is_granted_on_every_resource(cfn_template: Template) 
         for action in as_list(statement["Action"])
     }
 
-    assert unscoped <= LOG_DELIVERY
+    assert unscoped <= LOG_DELIVERY | {"states:SendTaskSuccess", "states:SendTaskFailure"}
 
 
 # --- the cleanup rule -------------------------------------------------------------

@@ -283,7 +283,7 @@ def step(weight: Any = 10, bake: Any = 60) -> dict[str, Any]:
         ),
         pytest.param(
             {"steps": [{**step(), "bake": 1}]},
-            [("strategy.steps[0].bake", "unknown field; accepted: weight, bakeSeconds")],
+            [("strategy.steps[0].bake", "unknown field; accepted: weight, bakeSeconds, or pause")],
             id="step-extra-key",
         ),
         pytest.param(
@@ -359,8 +359,7 @@ def step(weight: Any = 10, bake: Any = 60) -> dict[str, Any]:
                 ("strategy.steps[1].weight", f"{WEIGHT} a boolean"),
                 (
                     "strategy.steps[2]",
-                    'must be an object like {"weight": 5, "bakeSeconds": 300}, '
-                    'not the string "x"',
+                    'must be an object like {"weight": 5, "bakeSeconds": 300}, not the string "x"',
                 ),
             ],
             id="every-bad-step-listed",

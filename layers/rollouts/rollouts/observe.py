@@ -70,11 +70,13 @@ def pause_reason(record: dict[str, Any] | None) -> str | None:
 def control(record: dict[str, Any] | None) -> Control:
     """What people asked of the rollout, as the record holds it (see ``Control``)."""
     promote = (record or {}).get("promote")
-    step = promote.get("step") if isinstance(promote, dict) else None
+    if not isinstance(promote, dict):
+        promote = {}
+    step, full = promote.get("step"), bool(promote.get("full"))
     return Control(
         paused=pause_reason(record),
-        promote_step=int(step) if step is not None and not promote.get("full") else None,
-        promote_full=bool(isinstance(promote, dict) and promote.get("full")),
+        promote_step=int(step) if step is not None and not full else None,
+        promote_full=full,
     )
 
 

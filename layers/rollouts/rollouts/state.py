@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 from pydantic.alias_generators import to_camel
 
 from rollouts.decision import Action, Decision, Progress, Routing
@@ -27,6 +27,12 @@ class PlannedStep(_Model):
     # A pause step holds the weight before it (for bake_seconds, or until promoted).
     pause: bool = False
     until_promoted: bool = False
+
+    @model_serializer(mode="wrap")
+    def _plain_steps_stay_plain(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # {"weight": 10, "bakeSeconds": 300}: the pause flags only on pause steps.
+        dumped: dict[str, Any] = handler(self)
+        return {k: v for k, v in dumped.items() if v is not False}
 
     @classmethod
     def of(cls, step: Step) -> PlannedStep:

@@ -48,13 +48,16 @@ _LOOSE_PREFIX = re.compile(r"\s*(?:codedeploydefault\.(?:lambda)?\.?)?", re.IGNO
 _SUGGESTION_CUTOFF = 0.8
 _SHOWN_NAME_LENGTH = 60
 
+# Every message that ends with these stays below ValidationError's bound (600 characters
+# a message): keep it short enough, or the forms get clipped mid-word.
 ACCEPTED_FORMS = (
-    "accepted: a CodeDeploy name (" + ", ".join(CODEDEPLOY_NAMES) + "), "
+    "accepted: a CodeDeploy name (Canary10Percent5Minutes, ...10, 15 or 30Minutes, "
+    "Linear10PercentEvery1Minute, ...2, 3 or 10Minutes, AllAtOnce), "
     f"optionally prefixed with {CODEDEPLOY_PREFIX}; "
-    "Canary<N>Percent<M>Minute(s) or Linear<N>PercentEvery<M>Minute(s) with N 1..99 and M >= 1; "
+    "Canary<N>Percent<M>Minutes or Linear<N>PercentEvery<M>Minutes, N 1..99, M >= 1 "
+    "(Minute when M is 1); "
     'or {"steps": [{"weight": 5, "bakeSeconds": 300}, {"pause": {}}, ...]}'
-    ' (a pause step holds the weight before it: {"pause": {}} until promoted,'
-    ' {"pause": {"seconds": N}} for N seconds)'
+    ' (a pause holds the weight before it: {} until promoted, {"seconds": N} for N s)'
 )
 
 # The forms a strategy *name* may take, for the refusal of an unknown name: shorter than

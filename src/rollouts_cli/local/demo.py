@@ -8,7 +8,8 @@
 4. evaluates one CloudWatch alarm per new version on those metrics (the
    emulator does not evaluate alarms itself);
 5. rolls out version 2 with a canary (it is promoted), then version 3 (its
-   alarm fires at 10% and the rollout rolls back), and prints each timeline.
+   alarm fires at 10% and the rollout rolls back), each shown live as
+   ``rollouts start --wait`` shows it, and prints how each ended and its timeline.
 """
 
 from __future__ import annotations
@@ -16,21 +17,25 @@ from __future__ import annotations
 import json
 import threading
 import time
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.console import Console
-from rich.live import Live
-from rich.panel import Panel
-from rich.progress_bar import ProgressBar
-from rich.table import Table
-from rich.text import Text
+from rich.markup import escape
 
+from rollouts.durations import human
+from rollouts.plan import plan
+from rollouts.service import start_rollout
+from rollouts.strategy import parse_strategy
+from rollouts_cli.follow import follow
 from rollouts_cli.local.engine import LocalEngine
 from rollouts_cli.local.samples import create_function, publish
+from rollouts_cli.stack import Connection
 from rollouts_cli.timeline import render, timeline
+from rollouts_cli.views import ended, ending, percent
 
 FUNCTION = "orders-api"
 ALIAS = "live"
@@ -161,89 +166,47 @@ class TrafficAndAlarms(threading.Thread):
         return name
 
 
-def _alias(engine: LocalEngine) -> tuple[str, dict[str, int]]:
+def _alias(engine: LocalEngine) -> tuple[str, dict[str, int | float]]:
     answer = engine.client("lambda").get_alias(FunctionName=FUNCTION, Name=ALIAS)
     weights = (answer.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
-    return answer["FunctionVersion"], {v: round(w * 100) for v, w in weights.items()}
+    return answer["FunctionVersion"], {v: percent(w) for v, w in weights.items()}
 
 
-def _view(
-    title: str,
-    engine: LocalEngine,
-    execution_arn: str,
-    alarm: str,
-    traffic: Traffic,
-    target: str,
-) -> tuple[Panel, str]:
-    sfn = engine.client("stepfunctions")
-    # The emulator ignores reverseOrder: read the history and take its last event.
-    history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-    entered = [
-        e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e
-    ]
-    state = entered[-1] if entered else "starting"
-    version, weights = _alias(engine)
-    on_target = 100 if version == target else weights.get(target, 0)
-    health = engine.client("cloudwatch").describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
-    grid.add_row("state", state)
-    bar = ProgressBar(total=100, completed=on_target, width=30)
-    traffic_row = Table.grid(padding=(0, 1))
-    traffic_row.add_row(bar, Text(f"{on_target}% on version {target}"))
-    grid.add_row("traffic", traffic_row)
-    color = "red" if health["StateValue"] == "ALARM" else "green"
-    grid.add_row("health", Text(f"{alarm}: {health['StateValue']}", style=color))
-    served = "   ".join(
-        f"v{v}: {ok} ok, {err} errors" for v, (ok, err) in traffic.snapshot().items()
+def served_text(snapshot: dict[str, tuple[int, int]]) -> str:
+    """``version 1: 319 ok; version 3: 0 ok, 7 errors``: the requests each version served."""
+    if not snapshot:
+        return "none yet"
+    parts = []
+    for version, (ok, failed) in snapshot.items():
+        errors = f", {failed} error{'s' if failed != 1 else ''}" if failed else ""
+        parts.append(f"version {version}: {ok} ok{errors}")
+    return "; ".join(parts)
+
+
+def request_text(request: dict[str, Any]) -> str:
+    """The request a pipeline would send, in words."""
+    steps = plan(parse_strategy(request["strategy"]))
+    shape = ", then ".join(f"{s.weight}% for {human(s.bake_seconds)}" for s in steps)
+    alarms = ", ".join(request.get("alarms") or []) or "no alarm"
+    return (
+        f"{request['functionName']}:{request['alias']} to version {request['version']} with "
+        f"{request['strategy']} ({shape}, then 100%), watching {alarms}, "
+        f"health checked every {human(request['checkIntervalSeconds'])}"
     )
-    grid.add_row("requests", served)
-    line = f"{state:<22} {on_target:>3}% on v{target}  {alarm}={health['StateValue']}"
-    return Panel(grid, title=title, expand=False), line
 
 
-def _follow(
-    console: Console,
-    title: str,
-    engine: LocalEngine,
-    execution_arn: str,
-    alarm: str,
-    traffic: Traffic,
-    target: str,
-) -> dict[str, Any]:
-    sfn = engine.client("stepfunctions")
-    if console.is_terminal:
-        with Live(
-            console=console,
-            refresh_per_second=10,
-            transient=False,
-            # The engine already owns sys.stdout (handler logs go to CloudWatch Logs).
-            redirect_stdout=False,
-            redirect_stderr=False,
-        ) as live:
-            while True:
-                described = sfn.describe_execution(executionArn=execution_arn)
-                panel, _ = _view(title, engine, execution_arn, alarm, traffic, target)
-                live.update(panel)
-                if described["status"] != "RUNNING":
-                    return dict(described)
-                time.sleep(0.1)
-    previous = ""
-    while True:
-        described = sfn.describe_execution(executionArn=execution_arn)
-        _, line = _view(title, engine, execution_arn, alarm, traffic, target)
-        if line != previous:
-            console.print(f"  {line}")
-            previous = line
-        if described["status"] != "RUNNING":
-            return dict(described)
-        time.sleep(0.1)
+def _lasts(seconds: float) -> str:
+    return human(seconds) if seconds >= 1 else f"{seconds:g} s"
 
 
 def run_demo(console: Console, time_scale: float = 0.01) -> int:
     """Run both rollouts; 0 when the healthy one is promoted and the faulty one rolled back."""
+    from rollouts_cli.cli import Where  # the commands' own way to the control plane
+
     started = time.monotonic()
+    # The task handlers run in this process: Powertools' warning that a task put no
+    # metric is theirs to log, not news for the person watching the demo.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     console.rule("[bold]Lambda Rollouts: local demo")
     # No spinner here: the engine routes handler output through its own stdout, and
     # a live display that also redirects stdout would write into itself.
@@ -251,9 +214,10 @@ def run_demo(console: Console, time_scale: float = 0.01) -> int:
     engine = LocalEngine(time_scale=time_scale)
     info = engine.start()
     console.print(
-        f"Control plane deployed on [bold]{info.endpoint}[/] (time x{time_scale}: "
-        f"a 5-minute bake lasts {300 * time_scale:g} s)\n"
-        f"  state machine {info.state_machine_arn}\n  table {info.table_name}"
+        f"Control plane deployed on [bold]{info.endpoint}[/] (time x{time_scale:g}: "
+        f"a 5-minute bake lasts {_lasts(300 * time_scale)})\n"
+        f"  state machine {info.state_machine_arn}\n  table {info.table_name}",
+        highlight=False,
     )
     try:
         lam = engine.client("lambda")
@@ -263,8 +227,11 @@ def run_demo(console: Console, time_scale: float = 0.01) -> int:
         faulty = publish(lam, FUNCTION, FAULTY)
         console.print(
             f"{FUNCTION}:{ALIAS} runs version 1; version {healthy} is healthy, "
-            f"version {faulty} fails every request."
+            f"version {faulty} fails every request.",
+            highlight=False,
         )
+        where = Where(info.stack_name, Connection(endpoint_url=info.endpoint))
+        plane = where.plane
         traffic = Traffic()
         load = TrafficAndAlarms(engine, traffic)
         load.start()
@@ -279,34 +246,53 @@ def run_demo(console: Console, time_scale: float = 0.01) -> int:
                 "alarms": [alarm],
                 "checkIntervalSeconds": 30,
             }
-            console.print(f"\n[bold]Rollout {number}[/]: {json.dumps(request)}")
-            execution = engine.client("stepfunctions").start_execution(
-                stateMachineArn=info.state_machine_arn, input=json.dumps(request)
+            console.print(f"\n[bold]Rollout {number}[/]: {request_text(request)}", highlight=False)
+            rollout = start_rollout(
+                request, plane.sfn, plane.store, plane.state_machine_arn, scope=plane.scope
             )
-            arn = execution["executionArn"]
+            console.print(f"rollout {rollout.rollout_id} started", highlight=False)
             title = f"rollout {number}: {FUNCTION}:{ALIAS} -> version {version}"
-            described = _follow(console, title, engine, arn, alarm, traffic, version)
-            outcomes.append(described)
-            status = described["status"]
+            rollout_id = rollout.rollout_id
+
+            def described(rollout_id: str = rollout_id) -> dict[str, Any]:
+                found = where.describe(rollout_id)
+                return where.with_live(found) if ended(found) else found
+
+            last, _ = follow(
+                described,
+                console,
+                poll_seconds=0.1,
+                title=title,
+                rows=lambda: {"requests": served_text(traffic.snapshot())},
+            )
+            outcomes.append(last)
+            status = str(last["status"])
             style = "green" if status == "SUCCEEDED" else "red"
-            console.print(f"[{style} bold]{status}[/] {described.get('error') or ''}")
-            if described.get("cause"):
-                console.print(f"  {described['cause']}")
+            error = f" {last['error']}" if last.get("error") else ""
+            console.print(
+                f"[{style} bold]{status}{error}[/]  {escape(ending(last) or '')}", highlight=False
+            )
             history = engine.client("stepfunctions").get_execution_history(
-                executionArn=arn, maxResults=1000
+                executionArn=rollout.execution_arn, maxResults=1000
             )["events"]
-            console.print("[bold]Timeline[/]")
-            for line in render(timeline(history)):
-                console.print(f"  {line}")
-            console.print(f"Alias now: {_alias(engine)}")
+            console.print("[bold]Timeline[/] (UTC)")
+            for line in render(timeline(history, last.get("requests") or [])):
+                console.print(f"  {line}", highlight=False, markup=False)
         load.stopping.set()
         load.join(5)
         console.rule()
         final_version, final_weights = _alias(engine)
+        split = (
+            "with "
+            + ", ".join(f"{w}% on version {v}" for v, w in sorted(final_weights.items()))
+            + " besides"
+            if final_weights
+            else "with no split"
+        )
         console.print(
-            f"{FUNCTION}:{ALIAS} ends on version {final_version} "
-            f"{final_weights or 'with no split'}; "
-            f"requests served: {traffic.snapshot()}"
+            f"{FUNCTION}:{ALIAS} ends on version {final_version} {split}; "
+            f"requests served: {served_text(traffic.snapshot())}",
+            highlight=False,
         )
         console.print(f"Demo finished in {time.monotonic() - started:.1f} s")
         expected = (
