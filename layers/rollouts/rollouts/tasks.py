@@ -523,13 +523,9 @@ def _record_hook(
     services: Services,
     now: datetime,
 ) -> None:
-    services.store.update(
-        state.rollout_id,
-        _iso(now),
-        **{
-            f"hook{lifecycle_event}": {"function": hook, "result": bounded(result), "at": _iso(now)}
-        },
-    )
+    answer: dict[str, Any] = {"function": hook, "result": bounded(result), "at": _iso(now)}
+    fields: dict[str, Any] = {f"hook{lifecycle_event}": answer}
+    services.store.update(state.rollout_id, _iso(now), **fields)
 
 
 def judge_hook(
