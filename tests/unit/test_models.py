@@ -67,7 +67,7 @@ def test_minimal_request() -> None:
 
     assert (request.version, request.alarms, request.hooks) == (None, (), None)
     assert request.check_interval_seconds is None
-    assert request.resolved_check_interval_seconds == 60
+    assert request.resolved_check_interval_seconds == 300
     assert request.steps == ()
     assert request_to_dict(request) == {**MINIMAL, "alarms": []}
 
@@ -107,9 +107,9 @@ def test_the_model_itself_parses_the_strategy() -> None:
 
 
 def test_default_interval_is_widened_to_fit_the_history_budget() -> None:
-    request = parse_request(with_(strategy="Linear1PercentEvery60Minutes"))
+    request = parse_request(with_(strategy="Linear1PercentEvery120Minutes"))
 
-    assert request.resolved_check_interval_seconds == 172
+    assert request.resolved_check_interval_seconds == 343
 
 
 @pytest.mark.parametrize(

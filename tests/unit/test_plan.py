@@ -31,7 +31,7 @@ def linear(percent: int, bake: int) -> tuple[Step, ...]:
 def test_constants() -> None:
     assert (HISTORY_EVENT_LIMIT, HISTORY_EVENTS_FIXED) == (25_000, 80)
     assert (HISTORY_EVENTS_PER_SHIFT, HISTORY_EVENTS_PER_CHECK) == (9, 9)
-    assert (HISTORY_HEADROOM, DEFAULT_CHECK_INTERVAL_SECONDS) == (0.8, 60)
+    assert (HISTORY_HEADROOM, DEFAULT_CHECK_INTERVAL_SECONDS) == (0.8, 300)
     assert history_budget() == 20_000
 
 
@@ -170,14 +170,19 @@ def test_min_check_interval(name: str, expected: int | None) -> None:
 @pytest.mark.parametrize(
     ("name", "requested", "expected"),
     [
-        pytest.param("Canary10Percent5Minutes", None, 60, id="default"),
-        pytest.param("AllAtOnce", None, 60, id="default-without-steps"),
+        pytest.param("Canary10Percent5Minutes", None, 300, id="default"),
+        pytest.param("AllAtOnce", None, 300, id="default-without-steps"),
         pytest.param("Canary10Percent5Minutes", 1, 1, id="requested-1s-fits"),
         pytest.param("Canary10Percent5Minutes", 3600, 3600, id="requested-hour"),
-        pytest.param("Linear1PercentEvery1Minute", None, 60, id="99-short-steps-fit-at-60s"),
+        pytest.param(
+            "Linear1PercentEvery1Minute", None, 300, id="99-short-steps-fit-at-the-default"
+        ),
         pytest.param("Linear1PercentEvery1Minute", 3, 3, id="requested-minimum-fits"),
-        pytest.param("Linear1PercentEvery60Minutes", None, 172, id="default-widened"),
-        pytest.param("Canary10Percent2880Minutes", None, 79, id="two-day-canary-widened"),
+        # 99 two-hour steps checked every 300 s would need 22,355 events: widened to 343 s.
+        pytest.param("Linear1PercentEvery120Minutes", None, 343, id="default-widened"),
+        pytest.param(
+            "Canary10Percent2880Minutes", None, 300, id="two-day-canary-fits-at-the-default"
+        ),
         pytest.param("Linear1PercentEvery1000Minutes", None, 2858, id="widened-near-an-hour"),
         pytest.param("Linear1PercentEvery60Minutes", 172, 172, id="requested-minimum"),
     ],

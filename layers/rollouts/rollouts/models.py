@@ -422,7 +422,7 @@ class RolloutRequest(BaseModel):
 
     @property
     def resolved_check_interval_seconds(self) -> int:
-        """``checkIntervalSeconds``, or 60 s widened to fit the history budget when absent."""
+        """``checkIntervalSeconds``, or 300 s widened to fit the history budget when absent."""
         return check_interval_for(self.steps, self.check_interval_seconds)
 
 

@@ -35,12 +35,14 @@ HISTORY_EVENT_LIMIT = 25_000
 HISTORY_EVENTS_FIXED = 80
 # Events for one traffic shift (task scheduled/started/succeeded, state entered/exited, ...).
 HISTORY_EVENTS_PER_SHIFT = 9
-# Events for one wait plus one health check during a bake.
+# Events for one bake (a task waiting on its token) plus the health check after it.
 HISTORY_EVENTS_PER_CHECK = 9
 # Plan for 80% of the limit; the rest is for task retries.
 HISTORY_HEADROOM = 0.8
 
-DEFAULT_CHECK_INTERVAL_SECONDS = 60
+# Alarms wake a bake at once (their state change is an event), so the periodic check is
+# the fallback: every 5 minutes keeps a default rollout within a few hundred events.
+DEFAULT_CHECK_INTERVAL_SECONDS = 300
 MIN_CHECK_INTERVAL_SECONDS = 1
 # Health is checked at least hourly; a wider interval would hide an alarm for too long.
 MAX_CHECK_INTERVAL_SECONDS = 3600
@@ -124,7 +126,7 @@ def min_check_interval(steps: Sequence[Step]) -> int | None:
 def check_interval_for(steps: Sequence[Step], requested: int | None) -> int:
     """The health-check interval to use for ``steps``.
 
-    With no request: 60 s, widened to the smallest interval that fits the history
+    With no request: 300 s, widened to the smallest interval that fits the history
     budget when 60 s does not. A requested interval is used as given, or refused
     (field ``checkIntervalSeconds``) with the minimum that would fit. A plan that
     fits at no interval up to an hour is refused on ``strategy``.
