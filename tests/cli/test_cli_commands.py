@@ -543,10 +543,11 @@ def test_plan_prints_the_steps_as_json_and_needs_no_engine(cli: Cli) -> None:
             {"weight": 50, "bakeSeconds": 120},
             {"weight": 75, "bakeSeconds": 120},
         ],
-        "checkIntervalSeconds": 60,
-        "checks": 6,
+        # The 300 s default: a 2-minute bake is one check at its end.
+        "checkIntervalSeconds": 300,
+        "checks": 3,
         "totalBakeSeconds": 360,
-        "historyEvents": 80 + 9 * 3 + 9 * 6,
+        "historyEvents": 80 + 9 * 3 + 9 * 3,
         "historyBudget": 20_000,
     }
 

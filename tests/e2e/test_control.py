@@ -28,6 +28,7 @@ from rollouts.service import (
 )
 from rollouts.store import RolloutStore
 from rollouts_cli.local.engine import LocalEngine
+from rollouts_cli.local.faults import FaultPoint, faults
 from rollouts_cli.local.pytest_plugin import (
     AliasWrites,
     Rollouts,
@@ -143,37 +144,76 @@ def test_an_alarm_entering_alarm_wakes_the_bake_and_rolls_back_at_once(
     assert alias_lock(local_engine, target.name) is None
 
 
-def test_an_alarm_already_firing_when_a_bake_begins_ends_it_at_once(
+def _function_named(engine: LocalEngine, logical: str) -> str:
+    """The physical name of one of the stack's functions ("CheckHealthFunction")."""
+    names = [
+        f["FunctionName"]
+        for page in engine.client("lambda").get_paginator("list_functions").paginate()
+        for f in page["Functions"]
+        if f"-{logical}-" in f["FunctionName"]
+    ]
+    assert len(names) == 1, names
+    return str(names[0])
+
+
+def _wake_rule(engine: LocalEngine) -> str:
+    events = engine.client("events")
+    (rule,) = [
+        r["Name"]
+        for r in events.list_rules()["Rules"]
+        if "aws.cloudwatch" in json.loads(r.get("EventPattern") or "{}").get("source", [])
+    ]
+    return str(rule)
+
+
+def test_an_alarm_that_fires_before_the_bake_leaves_its_token_ends_it_at_once(
     local_engine: LocalEngine,
     rollouts: Rollouts,
     time_scale: Callable[[float], None],
     unique_name: Callable[[str], str],
 ) -> None:
-    """The alarm fired before the bake left its token: the bake's own first look sees it."""
-    time_scale(1.0)
+    """The race a wake cannot win: the alarm enters ALARM after ShiftTraffic looked and
+    before the bake left its token, and its event is late (the wake rule is off). The
+    bake's own first look sees it and ends the wait itself."""
+    time_scale(1.0)  # an hour's check interval is an hour: only the look ends it in time
     target = Target(local_engine, unique_name("orders"))
     alarm = create_alarm(local_engine, unique_name("orders-errors"))
-    hook = create_hook(
-        local_engine,
-        unique_name("fire-pre"),
-        "import boto3\ndef handler(event, context):\n"
-        f"    boto3.client('cloudwatch').set_alarm_state(AlarmName='{alarm}',"
-        " StateValue='ALARM', StateReason='fired during the hook')\n"
-        "    return {'status': 'Succeeded'}\n",
+    cloudwatch = local_engine.client("cloudwatch")
+    events = local_engine.client("events")
+    check_health = _function_named(local_engine, "CheckHealthFunction")
+    rule = _wake_rule(local_engine)
+
+    def fire() -> None:
+        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="5xx")
+
+    # The bake's first call is the write of its token.
+    first_write = FaultPoint("dynamodb", "UpdateItem", check_health, 1)
+    events.disable_rule(Name=rule)
+    try:
+        with faults.before(first_write, fire) as raced:
+            ended = rollouts.run(
+                {
+                    "functionName": target.name,
+                    "alias": "live",
+                    "version": "2",
+                    "strategy": "Canary10Percent30Minutes",
+                    "alarms": [alarm],
+                    "checkIntervalSeconds": HOUR,
+                },
+                timeout=60,
+            )
+    finally:
+        events.enable_rule(Name=rule)
+
+    assert raced.fired
+    assert (ended.status, ended.error) == ("FAILED", "RolledBack"), ended.cause
+    assert ended.cause is not None
+    assert f"alarm {alarm} is in ALARM at step 1 of 1 (10% on the target)" in ended.cause
+    assert bake_ends(ended.history) == ["TaskSucceeded"]
+    last = record_of(local_engine, ended.arn)["checks"][-1]
+    assert last["wokenBy"] == (
+        f"rolling back: alarm {alarm} is in ALARM at step 1 of 1 (10% on the target)"
     )
-    ended = rollouts.run(
-        {
-            "functionName": target.name,
-            "alias": "live",
-            "version": "2",
-            "strategy": "Canary10Percent30Minutes",
-            "alarms": [alarm],
-            "hooks": {"preTraffic": hook},
-            "checkIntervalSeconds": HOUR,
-        },
-        timeout=60,
-    )
-    assert (ended.status, ended.error) == ("FAILED", "RolledBack")
     assert target.alias() == ("1", {})
 
 

@@ -8,6 +8,7 @@ would show), and the rollout record.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -266,11 +267,13 @@ def handler(event, context):
     )
 
     assert ended.status == "SUCCEEDED"
-    import json
-
     items = local_engine.client("dynamodb").scan(TableName=seen)["Items"]
     payloads = {i["event"]["S"]: json.loads(i["payload"]["S"]) for i in items}
     arn = target.lam.get_function(FunctionName=target.name)["Configuration"]["FunctionArn"]
+    # Each hook gets the token of its own wait: a hook may answer on it later instead.
+    tokens = {event: payloads[event].pop("callbackToken") for event in payloads}
+    assert all(isinstance(t, str) and t for t in tokens.values())
+    assert tokens["PreTraffic"] != tokens["PostTraffic"]
     for event in ("PreTraffic", "PostTraffic"):
         assert payloads[event] == {
             "rolloutId": rollout_id(ended.arn),
@@ -499,7 +502,7 @@ def test_task_failing_beyond_its_retries_after_traffic_moved_rolls_back(
 
     def throttled_after_prepare(self: Any, *args: Any, **kwargs: Any) -> Any:
         calls.append(1)
-        # PrepareRollout's look-up and the first shift's pass; every health check is throttled.
+        # PrepareRollout's look-up and the first shift's pass; every later look is throttled.
         if len(calls) > 2:
             raise JsonRESTError("Throttling", "Rate exceeded")
         return original(self, *args, **kwargs)
@@ -521,8 +524,11 @@ def test_task_failing_beyond_its_retries_after_traffic_moved_rolls_back(
     assert (ended.status, ended.error) == ("FAILED", "RolledBack")
     assert ended.cause is not None
     assert "ThrottlingError" in ended.cause and "Rate exceeded" in ended.cause
-    retries = [e for e in ended.history if e["type"] == "LambdaFunctionFailed"]
-    assert len(retries) == 6  # the first attempt and five retries, then the Catch
+    # The bake's first look is throttled: its task fails, on its first attempt and five
+    # retries, then the Catch rolls back naming it.
+    assert ended.cause.startswith(f"Rolled back {target.name}:live to version 1: Bake failed")
+    retries = [e for e in ended.history if e["type"] == "TaskFailed"]
+    assert len(retries) == 6
     assert target.alias() == ("1", {})
     assert alias_writes.routes(target.name, "live") == [("1", {"2": 10}), ("1", {})]
     assert alias_lock(local_engine, target.name) is None

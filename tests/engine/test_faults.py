@@ -600,3 +600,41 @@ def test_an_invalid_occurrence_is_refused(faults: Faults) -> None:
         faults.injecting(FaultPoint("lambda", "Invoke", STATES, 0), FaultKind.THROTTLE),
     ):
         pass
+
+
+def test_an_action_before_a_call_runs_once_just_before_it_as_nobodys_call(
+    faults: Faults,
+    dynamodb: Any,
+    make_caller: Callable[..., str],
+    make_table: Callable[[], str],
+    run_calls: Callable[..., list[dict[str, Any]]],
+) -> None:
+    """A race made on purpose: the action's write lands between the caller's two calls."""
+    caller = make_caller()
+    table = make_table()
+    puts = [
+        {
+            "service": "dynamodb",
+            "method": "put_item",
+            "params": {"TableName": table, "Item": {"pk": {"S": f"item-{n}"}}},
+        }
+        for n in (1, 2)
+    ]
+    seen_by_action: list[set[str]] = []
+
+    def meanwhile() -> None:
+        items = dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]
+        seen_by_action.append({item["pk"]["S"] for item in items})
+        dynamodb.put_item(TableName=table, Item={"pk": {"S": "meanwhile"}})
+
+    point = FaultPoint("dynamodb", "PutItem", caller, 2)
+    with faults.recording() as calls, faults.before(point, meanwhile) as injected:
+        answers = run_calls(caller, puts + puts)
+
+    assert answers == [{"ok": True}] * 4
+    # It ran once, after the first put and before the second.
+    assert seen_by_action == [{"item-1"}]
+    assert injected.fired
+    assert injected.call == Call("dynamodb", "PutItem", caller, 2, f"TableName={table}")
+    # Its own calls are nobody's: neither recorded nor counted.
+    assert [(c.operation, c.occurrence) for c in calls] == [("PutItem", n) for n in (1, 2, 3, 4)]

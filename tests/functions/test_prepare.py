@@ -52,13 +52,14 @@ def test_a_function_arn_locks_the_alias_by_function_name(aws, tasks):
     assert aws.lock("orders-api:live") is not None
 
 
-def test_the_check_interval_defaults_to_60_seconds(aws, tasks):
+def test_the_check_interval_defaults_to_300_seconds(aws, tasks):
+    """Alarms and people's requests wake a bake at once: polling is only the fallback."""
     aws.function(versions=2)
     aws.create_alias("1")
 
     state = tasks.prepare(checkIntervalSeconds=None, strategy="Linear10PercentEvery1Minute")
 
-    assert state["checkIntervalSeconds"] == 60
+    assert state["checkIntervalSeconds"] == 300
     assert [s["weight"] for s in state["steps"]] == [10, 20, 30, 40, 50, 60, 70, 80, 90]
 
 

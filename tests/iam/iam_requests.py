@@ -149,6 +149,24 @@ def _item(action: str, key_param: str) -> Callable[[Mapping[str, Any], Where], l
     return mapper
 
 
+def _batch_write(params: Mapping[str, Any], where: Where) -> list[IamRequest]:
+    """One request per table, with the partition keys of every item it puts or deletes."""
+    requests: list[IamRequest] = []
+    attribute = where.partition_keys[""]
+    for table, writes in params["RequestItems"].items():
+        _, arn = _table({"TableName": table}, where)
+        keys: list[str] = []
+        for write in writes:
+            ((kind, body),) = write.items()
+            item = body["Item"] if kind == "PutRequest" else body["Key"]
+            if attribute not in item:
+                raise UnknownOperationError(f"dynamodb BatchWriteItem: no {attribute} in {kind}")
+            if (key := _plain(item[attribute])) not in keys:
+                keys.append(key)
+        requests.append(IamRequest("dynamodb:BatchWriteItem", arn, _leading_keys(*keys)))
+    return requests
+
+
 def _query(params: Mapping[str, Any], where: Where) -> list[IamRequest]:
     _, arn = _table(params, where)
     index = params.get("IndexName")
@@ -195,6 +213,15 @@ def _states(action: str, param: str) -> Callable[[Mapping[str, Any], Where], lis
     return mapper
 
 
+def _task_token(action: str) -> Callable[[Mapping[str, Any], Where], list[IamRequest]]:
+    """SendTaskSuccess and SendTaskFailure name a token, not a resource: IAM checks ``*``."""
+
+    def mapper(params: Mapping[str, Any], where: Where) -> list[IamRequest]:
+        return [IamRequest(f"states:{action}", "*")]
+
+    return mapper
+
+
 _Mapper = Callable[[Mapping[str, Any], Where], list[IamRequest]]
 _MAPPERS: dict[tuple[str, str], _Mapper] = {
     ("lambda", "Invoke"): _lambda("InvokeFunction", qualified=True),
@@ -212,10 +239,13 @@ _MAPPERS: dict[tuple[str, str], _Mapper] = {
     ("dynamodb", "UpdateItem"): _item("UpdateItem", "Key"),
     ("dynamodb", "DeleteItem"): _item("DeleteItem", "Key"),
     ("dynamodb", "Query"): _query,
+    ("dynamodb", "BatchWriteItem"): _batch_write,
     ("cloudwatch", "DescribeAlarms"): _describe_alarms,
     ("events", "PutEvents"): _put_events,
     ("stepfunctions", "StartExecution"): _states("StartExecution", "stateMachineArn"),
     ("stepfunctions", "DescribeExecution"): _states("DescribeExecution", "executionArn"),
     ("stepfunctions", "GetExecutionHistory"): _states("GetExecutionHistory", "executionArn"),
     ("stepfunctions", "StopExecution"): _states("StopExecution", "executionArn"),
+    ("stepfunctions", "SendTaskSuccess"): _task_token("SendTaskSuccess"),
+    ("stepfunctions", "SendTaskFailure"): _task_token("SendTaskFailure"),
 }

@@ -187,8 +187,12 @@ def _sources(deployed: Deployed) -> list[tuple[str, list[str]]]:
 
 
 def test_with_automatic_rollouts_off_no_code_update_is_heard(named: Deployed) -> None:
-    """Deployed with the default, Disabled: only the cleanup and the request rules exist."""
-    assert _sources(named) == [("default", ["aws.states"]), ("requests", ["lambda-rollouts"])]
+    """Deployed with the default, Disabled: only the cleanup, alarm and request rules exist."""
+    assert _sources(named) == [
+        ("default", ["aws.cloudwatch"]),
+        ("default", ["aws.states"]),
+        ("requests", ["lambda-rollouts"]),
+    ]
 
 
 def test_with_automatic_rollouts_on_code_updates_are_heard(local_engine: LocalEngine) -> None:

@@ -221,6 +221,35 @@ CASES: list[Any] = [
         [IamRequest("states:StopExecution", EXECUTION)],
         id="stop-execution",
     ),
+    pytest.param(
+        "dynamodb",
+        "BatchWriteItem",
+        {
+            "RequestItems": {
+                "rollouts": [
+                    {"PutRequest": {"Item": {"pk": {"S": "ALARM#errors"}, "sk": {"S": "a"}}}},
+                    {"PutRequest": {"Item": {"pk": {"S": "ALARM#latency"}, "sk": {"S": "a"}}}},
+                    {"DeleteRequest": {"Key": {"pk": {"S": "ALARM#errors"}, "sk": {"S": "b"}}}},
+                ]
+            }
+        },
+        [IamRequest("dynamodb:BatchWriteItem", TABLE, leading("ALARM#errors", "ALARM#latency"))],
+        id="batch-write-every-partition-key-once",
+    ),
+    pytest.param(
+        "stepfunctions",
+        "SendTaskSuccess",
+        {"taskToken": "t", "output": "{}"},
+        [IamRequest("states:SendTaskSuccess", "*")],
+        id="send-task-success-on-any-resource",
+    ),
+    pytest.param(
+        "stepfunctions",
+        "SendTaskFailure",
+        {"taskToken": "t", "error": "E"},
+        [IamRequest("states:SendTaskFailure", "*")],
+        id="send-task-failure-on-any-resource",
+    ),
 ]
 
 

@@ -36,7 +36,7 @@ from stack_roles import Grant, Role, StackRoles, unexercised_comments
 from rollouts_cli.local import timescale
 from rollouts_cli.local.deploy import project_root
 from rollouts_cli.local.engine import LocalEngine
-from rollouts_cli.local.faults import STATES, Call, faults
+from rollouts_cli.local.faults import STATES, Call, FaultPoint, faults
 from rollouts_cli.local.pytest_plugin import (
     V2,
     Rollouts,
@@ -46,6 +46,7 @@ from rollouts_cli.local.pytest_plugin import (
     create_hook,
     eventually,
     rollout_id,
+    rollout_record,
 )
 from rollouts_cli.local.samples import create_function, update_code
 
@@ -57,6 +58,7 @@ API_EVENTS = ROOT / "events" / "api"
 CLOUDTRAIL_UPDATE = ROOT / "events" / "eventbridge" / "cloudtrail-update-function-code.json"
 HOOK_OK = "def handler(event, context):\n    return {'status': 'Succeeded'}\n"
 HOOK_FAILS = "def handler(event, context):\n    return {'status': 'Failed', 'reason': 'smoke'}\n"
+HOOK_PENDING = "def handler(event, context):\n    return {'status': 'Pending'}\n"
 
 # Policies SAM attaches that hold no call of our code: they serve the Lambda and Step
 # Functions services themselves (never a call a handler or the interpreter makes).
@@ -160,14 +162,15 @@ class ControlPlane:
         return str(arn)
 
     @contextlib.contextmanager
-    def release_rule_disabled(self) -> Iterator[None]:
-        """The cleanup after a stop never arrives (its event is lost) while this block runs."""
+    def rule_disabled(self, function: str) -> Iterator[None]:
+        """The events for ``function`` (a logical name) are late while this block runs:
+        e.g. the cleanup after a stop (ReleaseRolloutFunction), an alarm's wake."""
         events = self.engine.client("events")
         (rule,) = [
             r["Name"]
             for r in events.list_rules()["Rules"]
             if any(
-                self.function("ReleaseRolloutFunction") in t["Arn"]
+                self.function(function) in t["Arn"]
                 for t in events.list_targets_by_rule(Rule=r["Name"])["Targets"]
             )
         ]
@@ -180,6 +183,12 @@ class ControlPlane:
 
 def _at_first_step(target: Target) -> None:
     eventually(lambda: target.alias() == ("1", {"2": 0.1}), f"{target.name} at 10%")
+
+
+def _waiting(engine: LocalEngine, arn: str, kind: str) -> bool:
+    """Whether the rollout has left the token of a wait of ``kind`` (bake, PreTraffic)."""
+    record = rollout_record(engine, rollout_id(arn)) or {}
+    return (record.get("waiting") or {}).get("kind") == kind
 
 
 def run_every_path(plane: ControlPlane) -> None:
@@ -229,6 +238,7 @@ def run_every_path(plane: ControlPlane) -> None:
                 "version": "1",
                 "strategy": "AllAtOnce",
                 "hooks": hooks,
+                "createAlias": True,
             }
         )
         assert ended.status == status, ended.cause
@@ -251,6 +261,57 @@ def run_every_path(plane: ControlPlane) -> None:
         assert aborted["status"] == 202, aborted
         assert rollouts.wait(arn).error == "RolledBack"
 
+        # An alarm entering ALARM during a bake: the wake function finds the rollouts
+        # watching it and ends their bakes (SendTaskSuccess) -> rolled back.
+        target = Target(engine, _name("lp-woken"))
+        alarm = create_alarm(engine, _name("lp-woken-errors"))
+        arn = rollouts.start(
+            {"functionName": target.name, "alias": "live", "version": "2", "alarms": [alarm]}
+            | canary_30
+        )
+        eventually(lambda: _waiting(engine, arn, "bake"), "the first bake")
+        engine.client("cloudwatch").set_alarm_state(
+            AlarmName=alarm, StateValue="ALARM", StateReason="errors"
+        )
+        assert rollouts.wait(arn).error == "RolledBack"
+
+        # An alarm that fired after ShiftTraffic looked and before the bake left its
+        # token, its event late: the bake's own first look ends its wait (CheckHealth's
+        # SendTaskSuccess).
+        target = Target(engine, _name("lp-raced"))
+        alarm = create_alarm(engine, _name("lp-raced-errors"))
+        cloudwatch = engine.client("cloudwatch")
+        token_write = FaultPoint("dynamodb", "UpdateItem", plane.function("CheckHealthFunction"), 1)
+
+        def fire() -> None:
+            cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="5xx")
+
+        with plane.rule_disabled("WakeRolloutsFunction"), faults.before(token_write, fire):
+            ended = rollouts.run(
+                {"functionName": target.name, "alias": "live", "version": "2", "alarms": [alarm]}
+                | canary_30
+            )
+        assert ended.error == "RolledBack", ended.cause
+
+        # The API's abort of a rollout waiting for a hook's answer fails the wait
+        # (SendTaskFailure).
+        target = Target(engine, _name("lp-pending"))
+        pending = create_hook(engine, _name("lp-hook-pending"), HOOK_PENDING)
+        arn = rollouts.start(
+            {
+                "functionName": target.name,
+                "alias": "live",
+                "version": "2",
+                "strategy": "AllAtOnce",
+                "hooks": {"preTraffic": pending},
+            }
+        )
+        eventually(lambda: _waiting(engine, arn, "PreTraffic"), "the hook's wait")
+        path = {"functionName": target.name, "alias": "live", "rolloutId": rollout_id(arn)}
+        aborted = plane.api(api_event("abort-rollout", {"reason": "bad"}, **path))
+        assert aborted["status"] == 202, aborted
+        assert rollouts.wait(arn).error == "RolledBack"
+
         # A stopped execution: the release function restores the alias and frees the lock.
         target = Target(engine, _name("lp-stopped"))
         arn = rollouts.start(
@@ -264,7 +325,7 @@ def run_every_path(plane: ControlPlane) -> None:
         # event: the start function tells the lock is stale (DescribeExecution), and the
         # preparation takes it over and restores the alias.
         target = Target(engine, _name("lp-stale"))
-        with plane.release_rule_disabled():
+        with plane.rule_disabled("ReleaseRolloutFunction"):
             arn = rollouts.start(
                 {"functionName": target.name, "alias": "live", "version": "2", **canary_30}
             )

@@ -30,7 +30,7 @@ from rollouts.notify import Phase, StatusEvents, status_detail
 from rollouts.scope import Scope, function_name_of
 from rollouts.state import lock_key
 from rollouts.store import ENDED, RUNNING, RolloutStore, bounded
-from rollouts.wake import GONE_CODES, wake
+from rollouts.wake import end_wait, wake
 
 EXECUTION_NAME_LIMIT = 80
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -671,15 +671,10 @@ def report_hook(
     answer: dict[str, Any] = {"status": "Succeeded" if succeeded else "Failed"}
     if not succeeded:
         answer["reason"] = f"{reason or 'no reason given'} (reported by {by})"
-    try:
-        with aws_errors():
-            sfn.send_task_success(taskToken=waiting["token"], output=json.dumps(answer))
-    except RolloutError as error:
-        if any(code in str(error) for code in GONE_CODES):
-            raise VerbRefusedError(
-                f"rollout {rollout_id}'s {waiting['kind']} hook has answered already"
-            ) from None
-        raise
+    if not end_wait(sfn, waiting["token"], output=answer):
+        raise VerbRefusedError(
+            f"rollout {rollout_id}'s {waiting['kind']} hook has answered already"
+        )
     at = now.isoformat(timespec="seconds")
     entry = {
         "verb": "hook-result",

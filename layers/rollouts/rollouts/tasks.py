@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from rollouts.aliases import Alarms, AliasConfig, FunctionInfo, InvocationTimeoutError, Lambda
-from rollouts.aws import HOOK_READ_TIMEOUT_SECONDS, aws_errors, client, table
+from rollouts.aws import HOOK_READ_TIMEOUT_SECONDS, client, table
 from rollouts.decision import (
     Action,
     Control,
@@ -41,7 +41,6 @@ from rollouts.endings import conclude
 from rollouts.errors import (
     AbortedError,
     AccessDeniedError,
-    AwsError,
     HookFailedError,
     NotFoundError,
     PreconditionFailedError,
@@ -67,7 +66,7 @@ from rollouts.store import (
     RolloutStore,
     bounded,
 )
-from rollouts.wake import WOKEN_BY
+from rollouts.wake import WOKEN_BY, end_wait
 
 HOOK_EVENTS = ("PreTraffic", "PostTraffic")
 # How often a task looks again when Lambda refuses its alias write (RevisionId moved on).
@@ -473,7 +472,7 @@ def run_hook(
     hook = state.hooks.function(lifecycle_event)
     if not hook:
         if token:
-            _send_answer(services, token, {"status": "Succeeded"})
+            end_wait(services.sfn, token, output={"status": "Succeeded"})
         return state
     record = services.store.record(state.rollout_id) or {}
     if record.get("status") != RUNNING:
@@ -499,20 +498,8 @@ def run_hook(
         _record_hook(state, lifecycle_event, hook, "Pending", services, now)
         return state
     answer = {"status": "Succeeded"} if verdict is None else {"status": "Failed", "reason": verdict}
-    _send_answer(services, token, answer)
+    end_wait(services.sfn, token, output=answer)
     return state
-
-
-def _send_answer(services: Services, token: str, answer: dict[str, Any]) -> None:
-    """Answer for the hook on its token; a wait that already ended (an abort) is no error."""
-    from rollouts.wake import GONE_CODES
-
-    try:
-        with aws_errors():
-            services.sfn.send_task_success(taskToken=token, output=json.dumps(answer))
-    except AwsError as error:
-        if error.code not in GONE_CODES:
-            raise
 
 
 def _record_hook(
@@ -934,8 +921,8 @@ def bake(state: RolloutState, token: str, services: Services, now: datetime) -> 
     seen = _seen(state, services)
     why = wake_reason(state.progress(), health_of(state, seen), seen.control, now, held=state.held)
     if why is not None:
-        with aws_errors():
-            services.sfn.send_task_success(taskToken=token, output=json.dumps({WOKEN_BY: why}))
+        # A wake that found the token first has ended the wait already: no matter.
+        end_wait(services.sfn, token, output={WOKEN_BY: why})
     return {"waiting": why is None, **({WOKEN_BY: why} if why else {})}
 
 

@@ -23,6 +23,31 @@ GONE_CODES = ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist")
 WOKEN_BY = "wokenBy"
 
 
+def end_wait(
+    sfn: Any,
+    token: str,
+    *,
+    output: dict[str, Any] | None = None,
+    error: str | None = None,
+    cause: str = "",
+) -> bool:
+    """End the wait on ``token``: with ``output`` (SendTaskSuccess) or ``error``
+    (SendTaskFailure). False when that wait has already ended: timed out, woken by
+    someone else, or its execution stopped; that is never an error.
+    """
+    try:
+        with aws_errors():
+            if error is None:
+                sfn.send_task_success(taskToken=token, output=json.dumps(output or {}))
+            else:
+                sfn.send_task_failure(taskToken=token, error=error, cause=bounded(cause, 4_000))
+    except AwsError as failure:
+        if failure.code in GONE_CODES or any(code in str(failure) for code in GONE_CODES):
+            return False
+        raise
+    return True
+
+
 def wake(record: dict[str, Any] | None, sfn: Any, why: str, *, abort: bool = False) -> bool:
     """End the wait the record names; True when a wait was ended.
 
@@ -36,21 +61,11 @@ def wake(record: dict[str, Any] | None, sfn: Any, why: str, *, abort: bool = Fal
     token = waiting.get("token")
     if not token:
         return False
-    try:
-        with aws_errors():
-            if waiting.get("kind") == "bake":
-                sfn.send_task_success(taskToken=token, output=json.dumps({WOKEN_BY: bounded(why)}))
-            elif abort:
-                sfn.send_task_failure(
-                    taskToken=token, error="AbortedError", cause=bounded(why, 4_000)
-                )
-            else:
-                return False
-    except AwsError as error:
-        if error.code in GONE_CODES or any(code in str(error) for code in GONE_CODES):
-            return False
-        raise
-    return True
+    if waiting.get("kind") == "bake":
+        return end_wait(sfn, token, output={WOKEN_BY: bounded(why)})
+    if abort:
+        return end_wait(sfn, token, error="AbortedError", cause=why)
+    return False
 
 
 def wake_watchers(alarm_name: str, reason: str, store: RolloutStore, sfn: Any) -> list[str]:

@@ -125,14 +125,16 @@ class Call:
 
 @dataclass
 class Injected:
-    """One ``injecting()`` block: whether its fault fired, and on which call."""
+    """One ``injecting()`` or ``before()`` block: whether it fired, and on which call."""
 
     point: FaultPoint
-    kind: FaultKind
+    kind: FaultKind | None
     only_function_prefix: str | None = None
     params_contain: str | None = None
     fired: bool = False
     call: Call | None = None
+    # before(): what runs just before the chosen call is sent (instead of a fault).
+    action: Callable[[], None] | None = None
     _seen: int = 0
 
     def _matches(self, service: str, operation: str, function: str, summary: str) -> bool:
@@ -224,6 +226,34 @@ class Faults:
             with self._lock:
                 self._injections.remove(injected)
 
+    @contextlib.contextmanager
+    def before(
+        self,
+        point: FaultPoint,
+        action: Callable[[], None],
+        only_function_prefix: str | None = None,
+        *,
+        params_contain: str | None = None,
+    ) -> Iterator[Injected]:
+        """Run ``action`` once, just before the ``point.occurrence``-th matching call is sent.
+
+        A race made on purpose: what another actor does between a task's calls (an
+        alarm entering ALARM between a look and the write after it). ``action`` runs
+        in the task's thread but as nobody's call: its own AWS calls are neither
+        recorded nor faulted. Matching is as for ``injecting``.
+        """
+        if point.occurrence < 1:
+            raise ValueError("occurrence is 1-based")
+        self.install()
+        injected = Injected(point, None, only_function_prefix, params_contain, action=action)
+        with self._lock:
+            self._injections.append(injected)
+        try:
+            yield injected
+        finally:
+            with self._lock:
+                self._injections.remove(injected)
+
     def install(self) -> None:
         """Patch botocore's Endpoint and mark the interpreter's clients (idempotent)."""
         with self._lock:
@@ -236,11 +266,12 @@ class Faults:
 
     def _observe(
         self, service: str, operation: str, function: str, params: Any
-    ) -> FaultKind | None:
-        """Count and record one call; the fault to inject into it, if any."""
+    ) -> tuple[FaultKind | None, list[Callable[[], None]]]:
+        """Count and record one call; the fault to inject into it, and what runs before it."""
+        actions: list[Callable[[], None]] = []
         with self._lock:
             if not self._recorders and not self._injections:
-                return None
+                return None, actions
             summary = summarize(params)
             full = dict(params) if isinstance(params, dict) else {}
             for recorder in self._recorders:
@@ -252,14 +283,17 @@ class Faults:
                 if injected.fired or not injected._matches(service, operation, function, summary):
                     continue
                 injected._seen += 1
+                if injected._seen != injected.point.occurrence:
+                    continue
+                call = Call(service, operation, function, injected._seen, summary, full)
+                if injected.action is not None:
+                    injected.fired, injected.call = True, call
+                    actions.append(injected.action)
                 # Each block counts every call it matches; one call takes one fault at most.
-                if injected._seen == injected.point.occurrence and chosen is None:
-                    injected.fired = True
-                    injected.call = Call(
-                        service, operation, function, injected._seen, summary, full
-                    )
+                elif chosen is None:
+                    injected.fired, injected.call = True, call
                     chosen = injected.kind
-        return chosen
+        return chosen, actions
 
 
 faults = Faults()
@@ -311,7 +345,15 @@ def _patch_endpoint(owner: Faults) -> None:
             return original_get(self, request, operation_model, context)
         service = str(operation_model.service_model.service_name)
         params = (context or {}).get(_PARAMS_KEY)
-        kind = owner._observe(service, str(operation_model.name), function, params)
+        kind, actions = owner._observe(service, str(operation_model.name), function, params)
+        if actions:
+            previous = current_function()
+            _local.function = None  # the action's calls are nobody's
+            try:
+                for action in actions:
+                    action()
+            finally:
+                _local.function = previous
         if kind is None:
             return original_get(self, request, operation_model, context)
         _pending.fault = (kind, operation_model)
