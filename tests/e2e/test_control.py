@@ -28,10 +28,11 @@ from rollouts.service import (
 )
 from rollouts.store import RolloutStore
 from rollouts_cli.local.engine import LocalEngine
-from rollouts_cli.local.faults import FaultPoint, faults
+from rollouts_cli.local.faults import FaultPoint, Faults
 from rollouts_cli.local.pytest_plugin import (
     AliasWrites,
     Rollouts,
+    StatusEvents,
     Target,
     alias_lock,
     create_alarm,
@@ -169,6 +170,7 @@ def _wake_rule(engine: LocalEngine) -> str:
 def test_an_alarm_that_fires_before_the_bake_leaves_its_token_ends_it_at_once(
     local_engine: LocalEngine,
     rollouts: Rollouts,
+    faults: Faults,
     time_scale: Callable[[float], None],
     unique_name: Callable[[str], str],
 ) -> None:
@@ -248,11 +250,13 @@ def test_pause_holds_the_weight_until_resumed_and_health_is_still_watched(
     local_engine: LocalEngine,
     rollouts: Rollouts,
     alias_writes: AliasWrites,
+    status_events: Callable[[str], StatusEvents],
     time_scale: Callable[[float], None],
     unique_name: Callable[[str], str],
 ) -> None:
     time_scale(1.0)
     target = Target(local_engine, unique_name("orders"))
+    team = status_events(target.name)
     alarm = create_alarm(local_engine, unique_name("orders-errors"))
     arn = start_baking(local_engine, rollouts, target, "Canary10Percent30Minutes", alarms=[alarm])
     rollout = rollout_id(arn)
@@ -286,6 +290,22 @@ def test_pause_holds_the_weight_until_resumed_and_health_is_still_watched(
     assert alias_writes.routes(target.name, "live") == [("1", {"2": 10}), ("1", {})]
     verbs = [(r["verb"], r["by"]) for r in record_of(local_engine, arn)["requests"]]
     assert verbs == [("pause", "alice"), ("resume", "bob"), ("pause", "alice")]
+    # The team's rule on the status bus heard each hold begin and end, and who did it.
+    told = [(d["phase"], d["reason"]) for d in team.of(rollout, "rolled-back")]
+    where = "at step 1 of 1 (10% on the target)"
+    assert [phase for phase, _ in told] == [
+        "started",
+        "shifted",
+        "paused",
+        "resumed",
+        "paused",
+        "rolled-back",
+    ]
+    assert told[2:5] == [
+        ("paused", f"paused by alice: checking logs {where}"),
+        ("resumed", "resumed by bob"),
+        ("paused", f"paused by alice {where}"),
+    ]
 
 
 def test_a_pause_step_waits_at_its_weight_until_promoted(
@@ -561,6 +581,49 @@ def test_an_abort_while_a_hook_is_pending_ends_the_wait_at_once(
     # A late answer on the ended wait is refused: it cannot bring the rollout back.
     with pytest.raises(ClientError):
         rollouts.sfn.send_task_success(taskToken=token, output=json.dumps({"status": "Succeeded"}))
+
+
+def test_an_alarm_entering_alarm_while_a_post_traffic_hook_waits_rolls_back_at_once(
+    local_engine: LocalEngine,
+    rollouts: Rollouts,
+    alias_writes: AliasWrites,
+    tokens: str,
+    time_scale: Callable[[float], None],
+    unique_name: Callable[[str], str],
+) -> None:
+    """100% on the target, its PostTraffic test job still running: the alarm ends the wait."""
+    time_scale(1.0)  # the hook's day is a day: only the alarm ends the wait in time
+    target = Target(local_engine, unique_name("orders"))
+    alarm = create_alarm(local_engine, unique_name("orders-errors"))
+    hook = create_hook(local_engine, unique_name("pending-post"), PENDING_HOOK.format(table=tokens))
+    arn = rollouts.start(
+        {
+            "functionName": target.name,
+            "alias": "live",
+            "version": "2",
+            "strategy": "AllAtOnce",
+            "alarms": [alarm],
+            "hooks": {"postTraffic": {"function": hook, "timeoutSeconds": 86_400}},
+        }
+    )
+    token_of(local_engine, tokens, arn)
+    eventually(lambda: (record_of(local_engine, arn).get("waiting") or {}).get("hook"), "wait")
+    assert target.alias() == ("2", {})
+
+    local_engine.client("cloudwatch").set_alarm_state(
+        AlarmName=alarm, StateValue="ALARM", StateReason="5 errors on version 2"
+    )
+    ended = rollouts.wait(arn, timeout=60)
+
+    assert (ended.status, ended.error) == ("FAILED", "RolledBack")
+    assert ended.cause == (
+        f"Rolled back {target.name}:live to version 1: alarm {alarm} entered ALARM:"
+        f" 5 errors on version 2, while the PostTraffic hook {hook} ran"
+        " after promotion (100% on the target)."
+    )
+    assert target.alias() == ("1", {})
+    assert alias_writes.routes(target.name, "live") == [("2", {}), ("1", {})]
+    assert alias_lock(local_engine, target.name) is None
 
 
 def test_a_person_reports_the_hook_result(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,14 @@ import pytest
 
 from rollouts import triggers
 from rollouts_cli.local.engine import LocalEngine
-from rollouts_cli.local.pytest_plugin import V2, AliasWrites, Rollouts, Target, eventually
+from rollouts_cli.local.pytest_plugin import (
+    V2,
+    AliasWrites,
+    Rollouts,
+    StatusEvents,
+    Target,
+    eventually,
+)
 from rollouts_cli.local.samples import create_function, publish, update_code
 
 pytestmark = pytest.mark.e2e
@@ -97,71 +104,6 @@ def executions_of(engine: LocalEngine, function: str) -> list[str]:
         stateMachineArn=engine.info.state_machine_arn
     )
     return [e["name"] for e in executions["executions"] if e["name"].startswith(f"{function}-")]
-
-
-class StatusEvents:
-    """A team's rule on the status bus: status events of one function, into an SQS queue."""
-
-    def __init__(self, engine: LocalEngine, function: str) -> None:
-        self.events = engine.client("events")
-        self.sqs = engine.client("sqs")
-        self.rule = f"status-{function}"
-        self.queue = self.sqs.create_queue(QueueName=self.rule)["QueueUrl"]
-        queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])
-        self.bus = engine.info.status_bus_name
-        self.events.put_rule(
-            Name=self.rule,
-            EventBusName=self.bus,
-            EventPattern=json.dumps(
-                {
-                    "source": ["lambda-rollouts"],
-                    "detail-type": ["Rollout Status Change"],
-                    "detail": {"functionName": [function]},
-                }
-            ),
-        )
-        self.events.put_targets(
-            Rule=self.rule,
-            EventBusName=self.bus,
-            Targets=[{"Id": "queue", "Arn": queue_arn["Attributes"]["QueueArn"]}],
-        )
-        self.received: list[dict[str, Any]] = []
-
-    def receive(self) -> list[dict[str, Any]]:
-        answer = self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10)
-        for message in answer.get("Messages", []):
-            self.received.append(json.loads(message["Body"]))
-            self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
-        return self.received
-
-    def of(self, rollout_id: str | None, until: str) -> list[dict[str, Any]]:
-        """The details of ``rollout_id``'s status events, once its phase ``until`` arrived."""
-
-        def details() -> list[dict[str, Any]]:
-            return [e["detail"] for e in self.receive() if e["detail"]["rolloutId"] == rollout_id]
-
-        eventually(
-            lambda: any(d["phase"] == until for d in details()), f"{rollout_id} phase {until}"
-        )
-        return details()
-
-    def close(self) -> None:
-        self.events.remove_targets(Rule=self.rule, EventBusName=self.bus, Ids=["queue"])
-        self.events.delete_rule(Name=self.rule, EventBusName=self.bus)
-        self.sqs.delete_queue(QueueUrl=self.queue)
-
-
-@pytest.fixture
-def status_events(local_engine: LocalEngine) -> Iterator[Callable[[str], StatusEvents]]:
-    made: list[StatusEvents] = []
-
-    def make(function: str) -> StatusEvents:
-        made.append(StatusEvents(local_engine, function))
-        return made[-1]
-
-    yield make
-    for rule in made:
-        rule.close()
 
 
 def rollout_id(arn: str) -> str:

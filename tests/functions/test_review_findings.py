@@ -430,3 +430,51 @@ def test_a_prepare_retry_giving_back_cannot_leave_a_running_rollout_without_its_
     assert holder is not None and holder["rolloutId"] == "rollout-1", (
         f"rollout-1 is RUNNING and the lock is {holder}: another rollout may take the alias"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# F8: the token on the record is the live wait's, whatever order the tasks' writes land in.
+# A bake whose wait timed out before its task wrote the token (a cold start longer than a
+# short wait) wrote it over the next wait's: an abort then woke the dead token and was unseen
+# until the live wait's timeout (900 s in a hold). A retried JudgeHook that cleared `waiting`
+# after the flow had gone on removed the bake's token the same way.
+# ---------------------------------------------------------------------------------------------
+class Answers:
+    """Step Functions' SendTaskSuccess / SendTaskFailure, as calls."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def send_task_success(self, taskToken: str, output: str) -> None:  # noqa: N803
+        self.sent.append(("success", taskToken))
+
+    def send_task_failure(self, taskToken: str, error: str, cause: str) -> None:  # noqa: N803
+        self.sent.append((error, taskToken))
+
+
+def test_a_late_token_write_never_hides_the_live_wait(aws: Any, tasks: Any) -> None:
+    from rollouts.service import abort_rollout
+
+    aws.function(versions=2)
+    aws.create_alias("1")
+    tasks.shift(tasks.prepare())
+    store = RolloutStore(aws.table)
+    earlier = "2026-12-01T10:00:00.000001+00:00"
+    later = "2026-12-01T10:00:00.000002+00:00"
+    live = {"kind": "bake", "token": "live", "since": later}
+    dead = {"kind": "bake", "token": "dead", "since": earlier}
+
+    assert store.set_waiting("rollout-1", live, later[:19]) is True
+    assert store.set_waiting("rollout-1", dead, earlier[:19]) is False
+    # The same write again (a lost answer, retried) still lands.
+    assert store.set_waiting("rollout-1", live, later[:19]) is True
+    # A late JudgeHook forgets only its own hook's wait.
+    store.clear_waiting("rollout-1", "PreTraffic", later[:19])
+    assert (aws.record("rollout-1") or {})["waiting"]["token"] == "live"
+
+    sfn = Answers()
+    abort_rollout("rollout-1", "alice", "bad build", store, datetime.now(UTC), sfn=sfn)
+
+    assert sfn.sent == [("success", "live")]
+    store.clear_waiting("rollout-1", "bake", later[:19])
+    assert (aws.record("rollout-1") or {})["waiting"] is None

@@ -145,6 +145,7 @@ def test_the_control_plane_may_put_status_events(named: Deployed) -> None:
     emitters = [
         "PrepareRolloutFunctionRole",
         "ShiftTrafficFunctionRole",
+        "CheckHealthFunctionRole",
         "PromoteTargetFunctionRole",
         "RollBackFunctionRole",
         "FinishRolloutFunctionRole",
@@ -175,8 +176,8 @@ def test_nobody_else_may_forge_a_status_event(named: Deployed, principal: str) -
 
 
 def test_a_task_without_status_events_may_not_put_them(named: Deployed) -> None:
-    """Even a role of the stack: CheckHealth, RunHook and PublishVersion announce nothing."""
-    for role in ("CheckHealthFunctionRole", "RunHookFunctionRole", "PublishVersionFunctionRole"):
+    """Even a role of the stack: RunHook, PublishVersion and WakeRollouts announce nothing."""
+    for role in ("RunHookFunctionRole", "PublishVersionFunctionRole", "WakeRolloutsFunctionRole"):
         decision = put_events(named, named.roles[role], named.status_bus)
 
         assert decision.decision == "ExplicitlyDenied", (role, decision.reason())

@@ -191,6 +191,12 @@ def _waiting(engine: LocalEngine, arn: str, kind: str) -> bool:
     return (record.get("waiting") or {}).get("kind") == kind
 
 
+def _held(engine: LocalEngine, arn: str) -> bool:
+    """Whether the rollout holds its weight now (paused)."""
+    record = rollout_record(engine, rollout_id(arn)) or {}
+    return bool((record.get("state") or {}).get("held"))
+
+
 def run_every_path(plane: ControlPlane) -> None:
     """Rollouts along every path that needs a grant (each asserted only as far as it must)."""
     engine = plane.engine
@@ -310,6 +316,40 @@ def run_every_path(plane: ControlPlane) -> None:
         path = {"functionName": target.name, "alias": "live", "rolloutId": rollout_id(arn)}
         aborted = plane.api(api_event("abort-rollout", {"reason": "bad"}, **path))
         assert aborted["status"] == 202, aborted
+        assert rollouts.wait(arn).error == "RolledBack"
+
+        # An alarm entering ALARM while a PostTraffic hook's answer is awaited: the wake
+        # function fails the hook's wait (SendTaskFailure) -> rolled back.
+        target = Target(engine, _name("lp-hook-alarm"))
+        alarm = create_alarm(engine, _name("lp-hook-alarm-errors"))
+        arn = rollouts.start(
+            {
+                "functionName": target.name,
+                "alias": "live",
+                "version": "2",
+                "strategy": "AllAtOnce",
+                "alarms": [alarm],
+                "hooks": {"postTraffic": pending},
+            }
+        )
+        eventually(lambda: _waiting(engine, arn, "PostTraffic"), "the hook's wait")
+        engine.client("cloudwatch").set_alarm_state(
+            AlarmName=alarm, StateValue="ALARM", StateReason="errors"
+        )
+        assert rollouts.wait(arn).error == "RolledBack"
+
+        # The API's pause and resume: CheckHealth announces the hold (paused, resumed).
+        target = Target(engine, _name("lp-paused"))
+        arn = rollouts.start(
+            {"functionName": target.name, "alias": "live", "version": "2"} | canary_30
+        )
+        eventually(lambda: _waiting(engine, arn, "bake"), "the first bake")
+        path = {"functionName": target.name, "alias": "live", "rolloutId": rollout_id(arn)}
+        assert plane.api(api_event("pause-rollout", {"reason": "look"}, **path))["status"] == 202
+        eventually(lambda: _held(engine, arn), "the hold")
+        assert plane.api(api_event("resume-rollout", None, **path))["status"] == 202
+        eventually(lambda: _waiting(engine, arn, "bake") and not _held(engine, arn), "the bake")
+        assert plane.api(api_event("abort-rollout", {"reason": "done"}, **path))["status"] == 202
         assert rollouts.wait(arn).error == "RolledBack"
 
         # A stopped execution: the release function restores the alias and frees the lock.

@@ -227,7 +227,7 @@ def test_only_the_roles_that_put_status_events_may_put_on_the_status_bus(
         "events:PutEvents",
     )
     assert sorted(arn["Fn::GetAtt"][0] for arn in allowed) == putting
-    assert len(putting) == 8
+    assert len(putting) == 9
     assert resources["RolloutStatusBus"]["Condition"] == "OwnStatusBus"
 
 

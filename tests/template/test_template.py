@@ -140,6 +140,8 @@ EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
         "alarms": frozenset({"cloudwatch:DescribeAlarms"}),
     },
     "CheckHealthFunction": {
+        # Announces a hold beginning and ending (paused, resumed).
+        "status-bus": PUT_STATUS_EVENTS,
         **TASK_TABLE,
         "targets": frozenset({"lambda:GetAlias"}),
         "alarms": frozenset({"cloudwatch:DescribeAlarms"}),
@@ -203,7 +205,8 @@ EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
     "WakeRolloutsFunction": {
         WATCHES: frozenset({"dynamodb:Query"}),
         RECORDS: frozenset({"dynamodb:GetItem"}),
-        END_WAITS: frozenset({"states:SendTaskSuccess"}),
+        # A bake is woken to look; a hook's wait is failed (the rollout rolls back).
+        END_WAITS: frozenset({"states:SendTaskSuccess", "states:SendTaskFailure"}),
     },
 }
 

@@ -7,7 +7,8 @@ Schema (``detail-type: Rollout Status Change``, ``source: lambda-rollouts``)::
      "strategy": "Canary10Percent5Minutes", "step": 1, "stepCount": 1, "weight": 10,
      "reason": null, "executionArn": "arn:aws:states:...", "at": "2026-11-26T06:30:00+00:00"}
 
-Phases: started, shifted, promoted, succeeded, rolled-back, drifted, rollback-failed, refused.
+Phases: started, shifted, paused, resumed, promoted, succeeded, rolled-back, drifted,
+rollback-failed, refused.
 Delivery is at least once (a retried task may emit its phase again), and a
 failure to emit never fails the rollout: events inform, they do not steer.
 Samples: ``events/eventbridge/status-*.json``.
@@ -34,6 +35,9 @@ _log = logging.getLogger(__name__)
 class Phase(StrEnum):
     STARTED = "started"
     SHIFTED = "shifted"
+    # A hold began (someone paused the rollout, or a pause step was reached) or ended.
+    PAUSED = "paused"
+    RESUMED = "resumed"
     PROMOTED = "promoted"
     SUCCEEDED = "succeeded"
     ROLLED_BACK = "rolled-back"
@@ -81,6 +85,18 @@ def status_detail(
             executionArn=state.execution_arn,
         )
     return detail
+
+
+def hold_phase(was_held: bool, held: bool, action: str) -> Phase | None:
+    """PAUSED when a hold began, RESUMED when one ended and the rollout goes on, else None.
+
+    A hold that ends in a roll back or a stop is announced by that end alone.
+    """
+    if held == was_held:
+        return None
+    if held:
+        return Phase.PAUSED
+    return None if action in ("rollback", "drift") else Phase.RESUMED
 
 
 class StatusEvents:

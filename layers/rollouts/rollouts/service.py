@@ -19,6 +19,7 @@ from typing import Any
 
 from rollouts.aws import aws_errors
 from rollouts.errors import (
+    AwsError,
     NotFoundError,
     RolloutError,
     RolloutInProgressError,
@@ -30,7 +31,7 @@ from rollouts.notify import Phase, StatusEvents, status_detail
 from rollouts.scope import Scope, function_name_of
 from rollouts.state import lock_key
 from rollouts.store import ENDED, RUNNING, RolloutStore, bounded
-from rollouts.wake import end_wait, wake
+from rollouts.wake import ABORTED, end_wait, wake
 
 EXECUTION_NAME_LIMIT = 80
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -501,10 +502,28 @@ def _request(
             raise VerbRefusedError(_not_applicable(rollout_id, verb))
         raise RolloutEndedError(_ended(rollout_id, latest, verb))
     if sfn is not None:
-        with contextlib.suppress(RolloutError):
-            # A lost wake costs time, not safety: the next check sees the request.
-            wake(store.record(rollout_id), sfn, _woken_by(verb, by, reason), abort=abort)
+        _wake(rollout_id, verb, store, sfn, _woken_by(verb, by, reason), abort=abort)
     return entry, record
+
+
+def _wake(
+    rollout_id: str, verb: str, store: RolloutStore, sfn: Any, why: str, *, abort: bool
+) -> None:
+    """Wake the rollout a recorded request is for; a failure says the request is kept.
+
+    Never silent: a wake that fails raises the AWS error (the caller retries; asking
+    again is harmless), since an unwoken rollout acts only at its next look, which in
+    a hook's wait can be hours away.
+    """
+    try:
+        wake(store.record(rollout_id), sfn, why, hook_error=ABORTED if abort else None)
+    except AwsError as error:
+        raise type(error)(
+            f"the {verb} of rollout {rollout_id} is recorded, but waking it failed ({error}):"
+            f" it acts at its next look; ask again to wake it now",
+            code=error.code,
+            operation=error.operation,
+        ) from error
 
 
 def _not_applicable(rollout_id: str, verb: str) -> str:
@@ -548,8 +567,7 @@ def abort_rollout(
         # It ended (or began to) between the read and the write: say how.
         raise RolloutEndedError(_ended(rollout_id, store.record(rollout_id) or record))
     if sfn is not None:
-        with contextlib.suppress(RolloutError):
-            wake(store.record(rollout_id), sfn, _woken_by("abort", by, why), abort=True)
+        _wake(rollout_id, "abort", store, sfn, _woken_by("abort", by, why), abort=True)
     return {"rolloutId": rollout_id, "abortRequested": True, "by": by, "at": at}
 
 

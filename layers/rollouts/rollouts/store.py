@@ -520,20 +520,41 @@ class RolloutStore:
         """Leave the token of the wait about to begin where a request or an alarm finds it.
 
         False when the record is not RUNNING (or, ``unless_aborted``, an abort is
-        requested): then nothing may wait.
+        requested): then nothing may wait; or when a later wait's token is there
+        already (``waiting.since``, to the microsecond, is later): this task's wait has
+        ended (it timed out before its task got here) and must not hide the live one.
         """
-        condition = "#status = :running"
-        names = {"#status": "status"}
+        condition = (
+            "#status = :running"
+            " AND (attribute_not_exists(#waiting.#since) OR #waiting.#since <= :since)"
+        )
+        names = {"#status": "status", "#waiting": "waiting", "#since": "since"}
         if unless_aborted:
             condition += " AND attribute_not_exists(#abort)"
             names["#abort"] = "abort"
         return self._conditional(
             self._table.update_item,
             Key=record_key(rollout_id),
-            UpdateExpression="SET waiting = :waiting, updatedAt = :now",
+            UpdateExpression="SET #waiting = :waiting, updatedAt = :now",
             ConditionExpression=condition,
             ExpressionAttributeNames=names,
-            ExpressionAttributeValues={":waiting": waiting, ":now": now, ":running": RUNNING},
+            ExpressionAttributeValues={
+                ":waiting": waiting,
+                ":now": now,
+                ":running": RUNNING,
+                ":since": waiting["since"],
+            },
+        )
+
+    def clear_waiting(self, rollout_id: str, kind: str, now: str) -> None:
+        """Forget the wait of ``kind`` once it has ended; a later wait's token stays."""
+        self._conditional(
+            self._table.update_item,
+            Key=record_key(rollout_id),
+            UpdateExpression="SET #waiting = :none, updatedAt = :now",
+            ConditionExpression="#waiting.#kind = :kind",
+            ExpressionAttributeNames={"#waiting": "waiting", "#kind": "kind"},
+            ExpressionAttributeValues={":none": None, ":now": now, ":kind": kind},
         )
 
     def watch(self, rollout_id: str, alarms: tuple[str, ...], now_epoch: int) -> None:

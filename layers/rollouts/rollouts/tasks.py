@@ -51,7 +51,7 @@ from rollouts.errors import (
     ValidationError,
 )
 from rollouts.models import RolloutRequest, parse_request
-from rollouts.notify import Phase, StatusEvents, status_detail
+from rollouts.notify import Phase, StatusEvents, hold_phase, status_detail
 from rollouts.observe import Observation, abort_reason, expected_routings, observe
 from rollouts.observe import health as health_of
 from rollouts.scope import Scope
@@ -66,7 +66,7 @@ from rollouts.store import (
     RolloutStore,
     bounded,
 )
-from rollouts.wake import WOKEN_BY, end_wait
+from rollouts.wake import ALARM_FIRING, WOKEN_BY, end_wait
 
 HOOK_EVENTS = ("PreTraffic", "PostTraffic")
 # How often a task looks again when Lambda refuses its alias write (RevisionId moved on).
@@ -145,6 +145,11 @@ class Services:
                 boto3_client=client("dynamodb"),
             ),
         )
+
+
+def _since(now: datetime) -> str:
+    """When a wait began, to the microsecond: a later wait's is always greater."""
+    return now.isoformat(timespec="microseconds")
 
 
 def _iso(now: datetime) -> str:
@@ -486,11 +491,14 @@ def run_hook(
         if verdict is not None:
             raise HookFailedError(f"{lifecycle_event} hook {hook} failed: {verdict}")
         return state
-    waiting = {"kind": lifecycle_event, "token": token, "hook": hook, "since": _iso(now)}
+    waiting = {"kind": lifecycle_event, "token": token, "hook": hook, "since": _since(now)}
     if not services.store.set_waiting(state.rollout_id, waiting, _iso(now), unless_aborted=True):
         record = services.store.record(state.rollout_id) or {}
         if record.get("status") != RUNNING:
             raise RecordClosedError(f"rollout {state.rollout_id} is {record.get('status')}")
+        if abort_reason(record) is None:
+            # A later attempt waits already: this one's wait has ended; nothing to ask.
+            return state
         raise AbortedError(f"{abort_reason(record)} {state.progress().where()}")
     try:
         verdict = _hook_answer(state, lifecycle_event, hook, services, context, token)
@@ -527,7 +535,7 @@ def judge_hook(
     verdict = _hook_verdict(json.dumps(answer).encode(), None)
     _record_hook(state, lifecycle_event, hook, verdict or "Succeeded", services, now)
     with contextlib.suppress(RolloutError):
-        services.store.update(state.rollout_id, _iso(now), waiting=None)
+        services.store.clear_waiting(state.rollout_id, lifecycle_event, _iso(now))
     if verdict is not None:
         raise HookFailedError(f"{lifecycle_event} hook {hook} failed: {verdict}")
     return state
@@ -915,9 +923,12 @@ def bake(state: RolloutState, token: str, services: Services, now: datetime) -> 
     or an alarm either finds the token or is seen here: then the bake ends at once.
     """
     if not services.store.set_waiting(
-        state.rollout_id, {"kind": "bake", "token": token, "since": _iso(now)}, _iso(now)
+        state.rollout_id, {"kind": "bake", "token": token, "since": _since(now)}, _iso(now)
     ):
-        raise RecordClosedError(f"rollout {state.rollout_id} is ending: nothing bakes")
+        if (services.store.record(state.rollout_id) or {}).get("status") != RUNNING:
+            raise RecordClosedError(f"rollout {state.rollout_id} is ending: nothing bakes")
+        # A later wait's token is there: this bake timed out before it got here.
+        return {"waiting": False, "superseded": True}
     seen = _seen(state, services)
     why = wake_reason(state.progress(), health_of(state, seen), seen.control, now, held=state.held)
     if why is not None:
@@ -954,6 +965,7 @@ def check(
     if seen.alias is not None and health.drift is None:
         # Same routing under a new RevisionId (someone re-saved the alias): still ours.
         state = state.with_(alias_revision_id=seen.alias.revision_id)
+    was_held = state.held
     state = _decided(state, progress, health, now, seen.control)
     not_ok = [
         (bounded(name, 255), seen.alarm_states.get(name, "MISSING"))
@@ -983,6 +995,10 @@ def check(
         state.as_json(),
         _iso(now),
     )
+    phase = hold_phase(was_held, state.held, state.action)
+    if phase is not None:
+        why = state.reason if phase is Phase.PAUSED else (woken or "resumed")
+        services.events.emit(status_detail(phase, state, now, reason=why))
     return state
 
 
@@ -1078,6 +1094,8 @@ def failure_reason(
         hook = _hook_of_task(task, state)
         if hook is not None:
             event, name, timeout = hook
+            if error == ALARM_FIRING:
+                return f"{message}, while the {event} hook {name} ran{where}"
             if error == "States.Timeout":
                 return f"{event} hook {name} did not answer within {human(timeout)}{where}"
             return f"{event} hook {name} failed with {error}: {message}{where}".strip()

@@ -3,9 +3,10 @@
 A bake waits on a Step Functions task token that it leaves on the record
 (``waiting``); a hook waits on one too, for its answer. A person's request
 (pause, resume, promote, abort) and an alarm entering ALARM wake a bake: the
-health check that follows decides, as after any bake. An abort also ends a
-hook's wait, failing it with ``AbortedError``. Waking is only ever early:
-a wait nobody wakes ends at its timeout, so a lost wake costs time, not safety.
+health check that follows decides, as after any bake. An abort and an alarm
+entering ALARM also end a hook's wait, failing it (``AbortedError``,
+``AlarmFiringError``): the rollout rolls back. Waking is only ever early: a wait
+nobody wakes ends at its timeout.
 """
 
 from __future__ import annotations
@@ -48,12 +49,20 @@ def end_wait(
     return True
 
 
-def wake(record: dict[str, Any] | None, sfn: Any, why: str, *, abort: bool = False) -> bool:
+# How a hook's wait is failed by what must end it: an abort, or a watched alarm firing.
+ABORTED = "AbortedError"
+ALARM_FIRING = "AlarmFiringError"
+
+
+def wake(
+    record: dict[str, Any] | None, sfn: Any, why: str, *, hook_error: str | None = None
+) -> bool:
     """End the wait the record names; True when a wait was ended.
 
     A bake is woken by anything (``SendTaskSuccess`` with ``{"wokenBy": why}``);
-    a hook's wait only by an abort (``SendTaskFailure`` AbortedError, cause ``why``).
-    A wait that has already ended is not an error: there is nothing to wake.
+    a hook's wait only when ``hook_error`` says how to fail it (``SendTaskFailure``
+    with that error, cause ``why``). A wait that has already ended is not an error:
+    there is nothing to wake.
     """
     waiting = (record or {}).get("waiting")
     if (record or {}).get("status") != RUNNING or not isinstance(waiting, dict):
@@ -63,13 +72,15 @@ def wake(record: dict[str, Any] | None, sfn: Any, why: str, *, abort: bool = Fal
         return False
     if waiting.get("kind") == "bake":
         return end_wait(sfn, token, output={WOKEN_BY: bounded(why)})
-    if abort:
-        return end_wait(sfn, token, error="AbortedError", cause=why)
+    if hook_error is not None:
+        return end_wait(sfn, token, error=hook_error, cause=why)
     return False
 
 
 def wake_watchers(alarm_name: str, reason: str, store: RolloutStore, sfn: Any) -> list[str]:
     """Wake every running rollout that watches ``alarm_name``; the ids woken.
+
+    A bake is woken to look; a hook's wait is failed (the rollout rolls back).
 
     Each rollout is tried on its own, so one that cannot be woken does not keep the
     others waiting; if any failed, TransientError after trying them all (the event
@@ -79,7 +90,7 @@ def wake_watchers(alarm_name: str, reason: str, store: RolloutStore, sfn: Any) -
     failed: list[str] = []
     for rollout_id in store.watchers(alarm_name):
         try:
-            if wake(store.record(rollout_id), sfn, reason):
+            if wake(store.record(rollout_id), sfn, reason, hook_error=ALARM_FIRING):
                 woken.append(rollout_id)
         except RolloutError as error:
             failed.append(f"{rollout_id}: {error}")
