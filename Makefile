@@ -55,8 +55,10 @@ template: $(VENV)/.installed $(SAM_VENV)/.installed $(IAM_SIM)
 	$(BIN)/pytest tests/template -q
 
 # Every check: lint, types, and all tests (unit, functions, engine, template, e2e).
+# Test files run on up to 4 worker processes (each with its own local engine); a file's
+# tests stay together on one worker, so module fixtures run once.
 test: $(VENV)/.installed $(SAM_VENV)/.installed $(IAM_SIM) lint typecheck
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache tests/iam/node_modules

@@ -312,11 +312,13 @@ def test_a_pause_step_waits_at_its_weight_until_promoted(
     local_engine: LocalEngine,
     rollouts: Rollouts,
     alias_writes: AliasWrites,
+    status_events: Callable[[str], StatusEvents],
     time_scale: Callable[[float], None],
     unique_name: Callable[[str], str],
 ) -> None:
     time_scale(1.0)
     target = Target(local_engine, unique_name("orders"))
+    team = status_events(target.name)
     gated = {
         "steps": [
             {"weight": 10, "bakeSeconds": 1},
@@ -348,6 +350,11 @@ def test_a_pause_step_waits_at_its_weight_until_promoted(
         ("2", {}),
     ]
     assert target.alias() == ("2", {})
+    told = [(d["phase"], d["reason"]) for d in team.of(rollout_id(arn), "succeeded")]
+    assert [(phase, why) for phase, why in told if phase in ("paused", "resumed")] == [
+        ("paused", "waiting for rollouts promote at step 2 of 3 (10% on the target)"),
+        ("resumed", "promoted by carol"),
+    ]
 
 
 def test_a_timed_pause_step_holds_its_weight_for_its_seconds(

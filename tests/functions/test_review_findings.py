@@ -478,3 +478,42 @@ def test_a_late_token_write_never_hides_the_live_wait(aws: Any, tasks: Any) -> N
     assert sfn.sent == [("success", "live")]
     store.clear_waiting("rollout-1", "bake", later[:19])
     assert (aws.record("rollout-1") or {})["waiting"] is None
+
+
+# ---------------------------------------------------------------------------------------------
+# F9: a wake that failed was dropped silently: the API answered 202 "rolls back within
+# seconds" while the rollout, in a hook's wait, would only see the abort hours later.
+# ---------------------------------------------------------------------------------------------
+class Unreachable(Answers):
+    def send_task_success(self, taskToken: str, output: str) -> None:  # noqa: N803
+        from botocore.exceptions import ClientError
+
+        error = {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}
+        raise ClientError(error, "SendTaskSuccess")
+
+
+def test_a_wake_that_fails_says_so_and_keeps_the_request(aws: Any, tasks: Any) -> None:
+    from rollouts.errors import ThrottlingError
+    from rollouts.service import abort_rollout
+
+    aws.function(versions=2)
+    aws.create_alias("1")
+    tasks.shift(tasks.prepare())
+    store = RolloutStore(aws.table)
+    since = datetime.now(UTC).isoformat(timespec="microseconds")
+    store.set_waiting("rollout-1", {"kind": "bake", "token": "t", "since": since}, since[:19])
+
+    with pytest.raises(ThrottlingError) as raised:
+        abort_rollout(
+            "rollout-1", "alice", "bad build", store, datetime.now(UTC), sfn=Unreachable()
+        )
+
+    assert str(raised.value).startswith(
+        "the abort of rollout rollout-1 is recorded, but waking it failed ("
+    )
+    assert str(raised.value).endswith("it acts at its next look; ask again to wake it now")
+    assert (aws.record("rollout-1") or {})["abort"]["by"] == "alice"
+    # Asking again is harmless: the abort is taken again and wakes the rollout.
+    sfn = Answers()
+    abort_rollout("rollout-1", "alice", "bad build", store, datetime.now(UTC), sfn=sfn)
+    assert sfn.sent == [("success", "t")]

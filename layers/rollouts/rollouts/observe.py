@@ -67,6 +67,15 @@ def pause_reason(record: dict[str, Any] | None) -> str | None:
     return f"paused by {pause.get('by', 'someone')}" + (f": {why}" if why else "")
 
 
+def resumed_by(record: dict[str, Any] | None) -> str | None:
+    """``"resumed by bob"`` or ``"promoted by carol"``: the latest request that ends a hold."""
+    past = {"resume": "resumed", "promote": "promoted"}
+    for entry in reversed((record or {}).get("requests") or []):
+        if isinstance(entry, dict) and entry.get("verb") in past:
+            return f"{past[entry['verb']]} by {entry.get('by', 'someone')}"
+    return None
+
+
 def control(record: dict[str, Any] | None) -> Control:
     """What people asked of the rollout, as the record holds it (see ``Control``)."""
     promote = (record or {}).get("promote")

@@ -52,7 +52,13 @@ from rollouts.errors import (
 )
 from rollouts.models import RolloutRequest, parse_request
 from rollouts.notify import Phase, StatusEvents, hold_phase, status_detail
-from rollouts.observe import Observation, abort_reason, expected_routings, observe
+from rollouts.observe import (
+    Observation,
+    abort_reason,
+    expected_routings,
+    observe,
+    resumed_by,
+)
 from rollouts.observe import health as health_of
 from rollouts.scope import Scope
 from rollouts.service import execution_alive
@@ -828,7 +834,9 @@ def shift(state: RolloutState, services: Services, now: datetime) -> RolloutStat
     progress = state.progress()
     decision = decide(progress, health_of(state, seen), now, seen.control)
     if decision.action != Action.SHIFT:
-        return state.following(decision, progress, describe(decision, progress))
+        decided = state.following(decision, progress, describe(decision, progress))
+        _announce_hold(state.held, decided, seen.record, services, now)
+        return decided
     index = decision.step_index
     step = state.steps[index]
     wanted = Routing.of(str(state.baseline_version), {str(state.target_version): step.weight})
@@ -862,6 +870,7 @@ def shift(state: RolloutState, services: Services, now: datetime) -> RolloutStat
     except AbortRequestedError:
         return _judged(saved, progress, _seen(saved, services), now)
     services.events.emit(status_detail(Phase.SHIFTED, state, now))
+    _announce_hold(False, state, seen.record, services, now)  # a pause step holds now
     return state
 
 
@@ -995,11 +1004,27 @@ def check(
         state.as_json(),
         _iso(now),
     )
-    phase = hold_phase(was_held, state.held, state.action)
-    if phase is not None:
-        why = state.reason if phase is Phase.PAUSED else (woken or "resumed")
-        services.events.emit(status_detail(phase, state, now, reason=why))
+    _announce_hold(was_held, state, seen.record, services, now, woken)
     return state
+
+
+def _announce_hold(
+    was_held: bool,
+    state: RolloutState,
+    record: dict[str, Any],
+    services: Services,
+    now: datetime,
+    woken: Any = None,
+) -> None:
+    """Put ``paused`` when a hold began, ``resumed`` when one ended (``hold_phase``)."""
+    phase = hold_phase(was_held, state.held, state.action)
+    if phase is None:
+        return
+    if phase is Phase.PAUSED:
+        why = state.reason
+    else:
+        why = resumed_by(record) or (str(woken) if woken else "resumed")
+    services.events.emit(status_detail(phase, state, now, reason=why))
 
 
 def finish(state: RolloutState, services: Services, now: datetime) -> RolloutState:
