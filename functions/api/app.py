@@ -352,6 +352,34 @@ def _accepted(
     )
 
 
+def _ask(
+    verb: str,
+    act: Callable[..., dict[str, Any]],
+    function_name: str,
+    alias: str,
+    rollout_id: str,
+    example: str,
+    defaults: dict[str, Any] | None = None,
+    **accepted: BodyField,
+) -> Response[dict[str, Any]]:
+    """One verb on a rollout of the alias: its path checked, its body's ``accepted``
+    fields (else their ``defaults``) passed to ``act`` (a ``service`` verb), 202 with
+    what was recorded."""
+    _refuse_bad_path(function_name, alias)
+    body = {**(defaults or {}), **_verb_body(example, **accepted)}
+    answer = act(
+        rollout_id,
+        by=_caller(),
+        store=_store(),
+        now=datetime.now(UTC),
+        sfn=client("stepfunctions", retries=CALLER),
+        function_name=function_name,
+        alias=alias,
+        **body,
+    )
+    return _accepted(verb, answer, function_name, alias)
+
+
 # Each verb wakes the rollout through Step Functions (its bake, or a hook's wait for
 # an abort, ends at once); without the wake it would act at its next health check.
 @app.post(
@@ -367,19 +395,16 @@ def abort_rollout(
     alias: str,
     rolloutId: str,  # noqa: N803
 ) -> Response[dict[str, Any]]:
-    _refuse_bad_path(functionName, alias)
-    body = _verb_body('{"reason": "..."}', reason=REASON)
-    answer = service.abort_rollout(
+    return _ask(
+        "abort",
+        service.abort_rollout,
+        functionName,
+        alias,
         rolloutId,
-        _caller(),
-        body.get("reason"),
-        _store(),
-        datetime.now(UTC),
-        sfn=client("stepfunctions", retries=CALLER),
-        function_name=functionName,
-        alias=alias,
+        '{"reason": "..."}',
+        {"reason": None},
+        reason=REASON,
     )
-    return _accepted("abort", answer, functionName, alias)
 
 
 @app.post(
@@ -395,19 +420,16 @@ def pause_rollout(
     alias: str,
     rolloutId: str,  # noqa: N803
 ) -> Response[dict[str, Any]]:
-    _refuse_bad_path(functionName, alias)
-    body = _verb_body('{"reason": "..."}', reason=REASON)
-    answer = service.pause_rollout(
+    return _ask(
+        "pause",
+        service.pause_rollout,
+        functionName,
+        alias,
         rolloutId,
-        _caller(),
-        body.get("reason"),
-        _store(),
-        datetime.now(UTC),
-        sfn=client("stepfunctions", retries=CALLER),
-        function_name=functionName,
-        alias=alias,
+        '{"reason": "..."}',
+        {"reason": None},
+        reason=REASON,
     )
-    return _accepted("pause", answer, functionName, alias)
 
 
 @app.post(
@@ -423,18 +445,7 @@ def resume_rollout(
     alias: str,
     rolloutId: str,  # noqa: N803
 ) -> Response[dict[str, Any]]:
-    _refuse_bad_path(functionName, alias)
-    _verb_body("{} (or no body)")
-    answer = service.resume_rollout(
-        rolloutId,
-        _caller(),
-        _store(),
-        datetime.now(UTC),
-        sfn=client("stepfunctions", retries=CALLER),
-        function_name=functionName,
-        alias=alias,
-    )
-    return _accepted("resume", answer, functionName, alias)
+    return _ask("resume", service.resume_rollout, functionName, alias, rolloutId, "{} (or no body)")
 
 
 @app.post(
@@ -450,19 +461,16 @@ def promote_rollout(
     alias: str,
     rolloutId: str,  # noqa: N803
 ) -> Response[dict[str, Any]]:
-    _refuse_bad_path(functionName, alias)
-    body = _verb_body('{"full": true}', full=FULL)
-    answer = service.promote_rollout(
+    return _ask(
+        "promote",
+        service.promote_rollout,
+        functionName,
+        alias,
         rolloutId,
-        _caller(),
-        _store(),
-        datetime.now(UTC),
-        full=body.get("full", False),
-        sfn=client("stepfunctions", retries=CALLER),
-        function_name=functionName,
-        alias=alias,
+        '{"full": true}',
+        {"full": False},
+        full=FULL,
     )
-    return _accepted("promote", answer, functionName, alias)
 
 
 # -- errors ---------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from apitest import (
 from moto import mock_aws
 
 import rollouts.aws
+from rollouts_cli.local import corrections
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +36,12 @@ def shared_loader() -> botocore.loaders.Loader:
 
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch, shared_loader: botocore.loaders.Loader) -> Iterator[Api]:
-    """A fresh moto account: the rollout table and an (idle) rollout state machine."""
+    """A fresh moto account: the rollout table and an (idle) rollout state machine.
+
+    With the engine's SendTaskFailure correction, as any test process may have it
+    (it is process-wide): moto's plain backend must take the API's wakes either way.
+    """
+    corrections.send_task_failure_cause()
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "POWERTOOLS_IDEMPOTENCY_DISABLED"):

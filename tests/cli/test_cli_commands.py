@@ -547,7 +547,7 @@ def test_plan_prints_the_steps_as_json_and_needs_no_engine(cli: Cli) -> None:
         "checkIntervalSeconds": 300,
         "checks": 3,
         "totalBakeSeconds": 360,
-        "historyEvents": 80 + 9 * 3 + 9 * 3,
+        "historyEvents": 60 + 7 * 3 + 13 * 3,
         "historyBudget": 20_000,
     }
 
@@ -565,7 +565,7 @@ def test_plan_text_reads_in_human_units_with_the_checks_and_the_history(cli: Cli
         "  at 30 min               promote: 100% on the target",
         "  total bake: 30 min",
         "  health checked every 5 min while baking",
-        "  history: about 143 events of the 20,000 a rollout may plan for "
+        "  history: about 145 events of the 20,000 a rollout may plan for "
         "(Step Functions allows 25,000)",
     ]
 
@@ -594,7 +594,7 @@ def test_plan_text_reads_in_human_units_with_the_checks_and_the_history(cli: Cli
         pytest.param(
             ["-s", "Linear1PercentEvery1Minute", "--check-interval", "1"],
             "checkIntervalSeconds",
-            "use at least 3 seconds",
+            "use at least 5 seconds",
             id="over-the-history-budget",
         ),
         pytest.param(

@@ -334,6 +334,6 @@ def test_plan_lines_say_when_each_step_starts_and_checks() -> None:
         "  at 30 min               promote: 100% on the target",
         "  total bake: 30 min",
         "  health checked every 1 min while baking (the default; --check-interval changes it)",
-        "  history: about 359 events of the 20,000 a rollout may plan for "
+        "  history: about 457 events of the 20,000 a rollout may plan for "
         "(Step Functions allows 25,000)",
     ]

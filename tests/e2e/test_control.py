@@ -143,6 +143,33 @@ def test_an_alarm_entering_alarm_wakes_the_bake_and_rolls_back_at_once(
     assert last["wokenBy"] == f"alarm {alarm} entered ALARM: 5 errors on version 2"
     assert last["alarmReasons"] == {alarm: "5 errors on version 2"}
     assert alias_lock(local_engine, target.name) is None
+    # Ended, it watches the alarm no more: the alarm's next wake reads no record of it.
+    assert watchers(local_engine, alarm) == []
+
+
+def watchers(engine: LocalEngine, alarm: str) -> list[str]:
+    return store(engine).watchers(alarm)
+
+
+def test_a_rollout_watches_its_alarms_while_it_runs_and_not_after(
+    local_engine: LocalEngine,
+    rollouts: Rollouts,
+    time_scale: Callable[[float], None],
+    unique_name: Callable[[str], str],
+) -> None:
+    time_scale(1.0)
+    target = Target(local_engine, unique_name("orders"))
+    alarms = [create_alarm(local_engine, unique_name(f"orders-{n}")) for n in ("errors", "p99")]
+    arn = start_baking(local_engine, rollouts, target, "Canary10Percent30Minutes", alarms=alarms)
+    assert [watchers(local_engine, a) for a in alarms] == [[rollout_id(arn)]] * 2
+
+    promote_rollout(
+        rollout_id(arn), "carol", store(local_engine), now(), full=True, sfn=rollouts.sfn
+    )
+    ended = rollouts.wait(arn, timeout=60)
+
+    assert ended.status == "SUCCEEDED"
+    assert [watchers(local_engine, a) for a in alarms] == [[], []]
 
 
 def _function_named(engine: LocalEngine, logical: str) -> str:

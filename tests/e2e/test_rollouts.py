@@ -714,3 +714,50 @@ def test_a_lock_left_by_an_ended_execution_is_cleaned_up_by_the_next_rollout(
     assert stale is not None and stale["status"] == "ROLLED_BACK"
     assert "ended without cleaning up" in stale["reason"]
     assert alias_lock(local_engine, target.name) is None
+
+
+@pytest.mark.parametrize(
+    ("strategy", "interval"),
+    [
+        pytest.param("Canary10Percent5Minutes", 60, id="canary-five-checks"),
+        pytest.param("Linear10PercentEvery10Minutes", 300, id="default-linear"),
+        pytest.param(
+            {"steps": [{"weight": 5, "bakeSeconds": 90}, {"weight": 50, "bakeSeconds": 0}]},
+            60,
+            id="explicit-steps-a-short-check",
+        ),
+    ],
+)
+def test_the_plans_history_estimate_is_never_below_what_an_execution_spends(
+    local_engine: LocalEngine,
+    rollouts: Rollouts,
+    unique_name: Callable[[str], str],
+    strategy: Any,
+    interval: int,
+) -> None:
+    """Plans are refused past the history budget on this estimate: it must bound the real
+    count (every hook, alarm and check) and stay close to it."""
+    from rollouts.plan import estimate_history_events, plan
+    from rollouts.strategy import parse_strategy
+
+    target = Target(local_engine, unique_name("orders"))
+    alarm = create_alarm(local_engine, unique_name("orders-errors"))
+    pre = create_hook(local_engine, unique_name("pre"), HOOK_OK)
+    post = create_hook(local_engine, unique_name("post"), HOOK_OK)
+
+    ended = rollouts.run(
+        {
+            "functionName": target.name,
+            "alias": "live",
+            "version": "2",
+            "strategy": strategy,
+            "alarms": [alarm],
+            "hooks": {"preTraffic": pre, "postTraffic": post},
+            "checkIntervalSeconds": interval,
+        }
+    )
+
+    assert ended.status == "SUCCEEDED", ended.cause
+    estimate = estimate_history_events(plan(parse_strategy(strategy)), interval)
+    spent = len(ended.history)
+    assert spent <= estimate <= spent * 1.1, (spent, estimate)

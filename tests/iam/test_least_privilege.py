@@ -353,9 +353,12 @@ def run_every_path(plane: ControlPlane) -> None:
         assert rollouts.wait(arn).error == "RolledBack"
 
         # A stopped execution: the release function restores the alias and frees the lock.
+        # It watched an alarm: the release forgets the watch.
         target = Target(engine, _name("lp-stopped"))
+        alarm = create_alarm(engine, _name("lp-stopped-errors"))
         arn = rollouts.start(
-            {"functionName": target.name, "alias": "live", "version": "2", **canary_30}
+            {"functionName": target.name, "alias": "live", "version": "2", "alarms": [alarm]}
+            | canary_30
         )
         _at_first_step(target)
         engine.client("stepfunctions").stop_execution(executionArn=arn, cause="stopped")

@@ -70,6 +70,8 @@ TASK_TABLE = {
 ENDING_TABLE = {
     RECORDS: frozenset({"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"}),
     LOCKS: frozenset({"dynamodb:GetItem", "dynamodb:DeleteItem"}),
+    # An ended rollout's watch items go (its alarms wake it no more).
+    WATCHES: frozenset({"dynamodb:BatchWriteItem"}),
 }
 # CloudWatch Logs vended-log delivery for the state machine; these actions
 # take no resource but "*".
@@ -167,6 +169,7 @@ EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
         "status-bus": PUT_STATUS_EVENTS,
         RECORDS: frozenset({"dynamodb:GetItem", "dynamodb:UpdateItem"}),
         LOCKS: frozenset({"dynamodb:GetItem", "dynamodb:DeleteItem"}),
+        WATCHES: frozenset({"dynamodb:BatchWriteItem"}),
         "targets": frozenset({"lambda:GetAlias", "lambda:DeleteAlias"}),
         "alarms": frozenset({"cloudwatch:DescribeAlarms"}),
     },

@@ -109,7 +109,7 @@ def test_the_model_itself_parses_the_strategy() -> None:
 def test_default_interval_is_widened_to_fit_the_history_budget() -> None:
     request = parse_request(with_(strategy="Linear1PercentEvery120Minutes"))
 
-    assert request.resolved_check_interval_seconds == 343
+    assert request.resolved_check_interval_seconds == 515
 
 
 @pytest.mark.parametrize(
@@ -296,9 +296,9 @@ def test_refused_payloads(payload: object, errors: list[tuple[str, str]]) -> Non
                      f"{INTERVAL_RULE} 60.0", id="interval-float"),
         pytest.param({"strategy": "Linear1PercentEvery1Minute", "checkIntervalSeconds": 1},
                      "checkIntervalSeconds",
-                     "checking every 1 s would need about 54,431 history events, over the "
+                     "checking every 1 s would need about 77,973 history events, over the "
                      "20,000 allowed (Step Functions' limit of 25,000, less 20% kept for "
-                     "retries); use at least 3 seconds", id="interval-over-history-budget"),
+                     "retries); use at least 5 seconds", id="interval-over-history-budget"),
     ],
 )  # fmt: skip
 def test_bad_fields(changes: dict[str, Any], field: str, message: str) -> None:

@@ -29,8 +29,8 @@ def linear(percent: int, bake: int) -> tuple[Step, ...]:
 
 
 def test_constants() -> None:
-    assert (HISTORY_EVENT_LIMIT, HISTORY_EVENTS_FIXED) == (25_000, 80)
-    assert (HISTORY_EVENTS_PER_SHIFT, HISTORY_EVENTS_PER_CHECK) == (9, 9)
+    assert (HISTORY_EVENT_LIMIT, HISTORY_EVENTS_FIXED) == (25_000, 60)
+    assert (HISTORY_EVENTS_PER_SHIFT, HISTORY_EVENTS_PER_CHECK) == (7, 13)
     assert (HISTORY_HEADROOM, DEFAULT_CHECK_INTERVAL_SECONDS) == (0.8, 300)
     assert history_budget() == 20_000
 
@@ -140,13 +140,15 @@ def test_checks_for_needs_a_positive_interval(interval: int) -> None:
 @pytest.mark.parametrize(
     ("steps", "interval", "events"),
     [
-        pytest.param((), 60, 80, id="all-at-once"),
-        pytest.param((Step(10, 300),), 60, 80 + 9 + 45, id="canary-10-5-minutes"),
-        pytest.param(linear(10, 60), 60, 80 + 81 + 81, id="linear-10-every-1-minute"),
-        pytest.param(linear(1, 60), 60, 1862, id="linear-1-every-1-minute"),
-        pytest.param(linear(1, 60), 3, 18_791, id="linear-1-every-1-minute-at-3s"),
-        pytest.param(linear(1, 60), 2, 27_701, id="linear-1-every-1-minute-at-2s"),
-        pytest.param(linear(1, 60), 1, 54_431, id="linear-1-every-1-minute-at-1s"),
+        pytest.param((), 60, 60, id="all-at-once"),
+        pytest.param((Step(10, 300),), 60, 60 + 7 + 13 * 5, id="canary-10-5-minutes"),
+        pytest.param(linear(10, 60), 60, 60 + 7 * 9 + 13 * 9, id="linear-10-every-1-minute"),
+        pytest.param(linear(1, 60), 60, 2040, id="linear-1-every-1-minute"),
+        pytest.param(
+            linear(1, 60), 5, 60 + 7 * 99 + 13 * 99 * 12, id="linear-1-every-1-minute-at-5s"
+        ),
+        pytest.param(linear(1, 60), 2, 39_363, id="linear-1-every-1-minute-at-2s"),
+        pytest.param(linear(1, 60), 1, 77_973, id="linear-1-every-1-minute-at-1s"),
     ],
 )
 def test_estimate_history_events(steps: tuple[Step, ...], interval: int, events: int) -> None:
@@ -158,8 +160,8 @@ def test_estimate_history_events(steps: tuple[Step, ...], interval: int, events:
     [
         pytest.param("AllAtOnce", 1, id="no-bake-fits-at-once"),
         pytest.param("Canary10Percent5Minutes", 1, id="canary-fits-every-second"),
-        pytest.param("Linear1PercentEvery1Minute", 3, id="linear-1-every-1-minute"),
-        pytest.param("Linear1PercentEvery60Minutes", 172, id="linear-1-every-hour"),
+        pytest.param("Linear1PercentEvery1Minute", 5, id="linear-1-every-1-minute"),
+        pytest.param("Linear1PercentEvery60Minutes", 258, id="linear-1-every-hour"),
         pytest.param("Linear1PercentEvery2000Minutes", None, id="too-long-even-hourly"),
     ],
 )
@@ -177,14 +179,14 @@ def test_min_check_interval(name: str, expected: int | None) -> None:
         pytest.param(
             "Linear1PercentEvery1Minute", None, 300, id="99-short-steps-fit-at-the-default"
         ),
-        pytest.param("Linear1PercentEvery1Minute", 3, 3, id="requested-minimum-fits"),
-        # 99 two-hour steps checked every 300 s would need 22,355 events: widened to 343 s.
-        pytest.param("Linear1PercentEvery120Minutes", None, 343, id="default-widened"),
+        pytest.param("Linear1PercentEvery1Minute", 5, 5, id="requested-minimum-fits"),
+        # 99 two-hour steps checked every 300 s would need 31,641 events: widened to 515 s.
+        pytest.param("Linear1PercentEvery120Minutes", None, 515, id="default-widened"),
         pytest.param(
             "Canary10Percent2880Minutes", None, 300, id="two-day-canary-fits-at-the-default"
         ),
-        pytest.param("Linear1PercentEvery1000Minutes", None, 2858, id="widened-near-an-hour"),
-        pytest.param("Linear1PercentEvery60Minutes", 172, 172, id="requested-minimum"),
+        pytest.param("Linear1PercentEvery700Minutes", None, 3000, id="widened-near-an-hour"),
+        pytest.param("Linear1PercentEvery60Minutes", 258, 258, id="requested-minimum"),
     ],
 )
 def test_check_interval_for(name: str, requested: int | None, expected: int) -> None:
@@ -199,31 +201,31 @@ OVER = "over the 20,000 allowed (Step Functions' limit of 25,000, less 20% kept 
     [
         pytest.param(
             "Linear1PercentEvery1Minute", 1, "checkIntervalSeconds",
-            f"checking every 1 s would need about 54,431 history events, {OVER}; "
-            "use at least 3 seconds",
+            f"checking every 1 s would need about 77,973 history events, {OVER}; "
+            "use at least 5 seconds",
             id="linear-1-every-1-minute-at-1s",
         ),
         pytest.param(
             "Linear1PercentEvery1Minute", 2, "checkIntervalSeconds",
-            f"checking every 2 s would need about 27,701 history events, {OVER}; "
-            "use at least 3 seconds",
+            f"checking every 2 s would need about 39,363 history events, {OVER}; "
+            "use at least 5 seconds",
             id="linear-1-every-1-minute-at-2s",
         ),
         pytest.param(
-            "Linear1PercentEvery60Minutes", 171, "checkIntervalSeconds",
-            f"checking every 171 s would need about 20,573 history events, {OVER}; "
-            "use at least 172 seconds",
+            "Linear1PercentEvery60Minutes", 257, "checkIntervalSeconds",
+            f"checking every 257 s would need about 20,058 history events, {OVER}; "
+            "use at least 258 seconds",
             id="one-below-the-minimum",
         ),
         pytest.param(
             "Linear1PercentEvery2000Minutes", None, "strategy",
-            f"99 steps baking 11880000 s would need about 31,265 history events even "
+            f"99 steps baking 11880000 s would need about 44,511 history events even "
             f"checking every 3600 s, {OVER}; use fewer steps or shorter bakes",
             id="too-long-even-hourly",
         ),
         pytest.param(
             "Linear1PercentEvery2000Minutes", 60, "strategy",
-            f"99 steps baking 11880000 s would need about 31,265 history events even "
+            f"99 steps baking 11880000 s would need about 44,511 history events even "
             f"checking every 3600 s, {OVER}; use fewer steps or shorter bakes",
             id="too-long-with-a-requested-interval",
         ),

@@ -186,7 +186,16 @@ def _clean_up(
         services.events.emit(status_detail(phase, recorded, now, reason=cause))
     _unpin(recorded, services)
     services.store.release(recorded.lock_key, rollout_id)
+    forget_watches(recorded, services)
     return {"drifted": status == DRIFTED, "status": status, "cause": cause}
+
+
+def forget_watches(state: RolloutState, services: Services) -> None:
+    """An ended rollout's alarms no longer wake it: its watch items go (best effort:
+    one left behind only costs an alarm's wake a record read, until it expires)."""
+    if state.alarms:
+        with contextlib.suppress(RolloutError):
+            services.store.unwatch(state.rollout_id, state.alarms)
 
 
 def _act(

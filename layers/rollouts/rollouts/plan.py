@@ -31,12 +31,14 @@ __all__ = [
 
 # Step Functions Standard caps one execution at 25,000 history events.
 HISTORY_EVENT_LIMIT = 25_000
-# Validate, lock, record, publish, hooks, promote, release: events spent once per rollout.
-HISTORY_EVENTS_FIXED = 80
-# Events for one traffic shift (task scheduled/started/succeeded, state entered/exited, ...).
-HISTORY_EVENTS_PER_SHIFT = 9
-# Events for one bake (a task waiting on its token) plus the health check after it.
-HISTORY_EVENTS_PER_CHECK = 9
+# Measured on the real state machine (tests/e2e/test_rollouts.py checks the estimate
+# bounds what an execution spends): validate, lock, record, publish, both hooks and their
+# judging, promote, finish: 57 events once per rollout, rounded up.
+HISTORY_EVENTS_FIXED = 60
+# One traffic shift: its task and the choice after it.
+HISTORY_EVENTS_PER_SHIFT = 7
+# One bake (a task waiting on its token) and the health check and choice after it.
+HISTORY_EVENTS_PER_CHECK = 13
 # Plan for 80% of the limit; the rest is for task retries.
 HISTORY_HEADROOM = 0.8
 
@@ -87,7 +89,7 @@ def checks_for(steps: Sequence[Step], interval: int) -> int:
 def estimate_history_events(steps: Sequence[Step], interval: int) -> int:
     """Approximate history events of a rollout that bakes ``steps``, checking every ``interval``.
 
-    ``Canary10Percent5Minutes`` at 60 s: 80 fixed + 9 x 1 shift + 9 x 5 checks = 134.
+    ``Canary10Percent5Minutes`` at 60 s: 60 fixed + 7 x 1 shift + 13 x 5 checks = 132.
     """
     return (
         HISTORY_EVENTS_FIXED
@@ -106,7 +108,7 @@ def min_check_interval(steps: Sequence[Step]) -> int | None:
 
     Intervals wider than the longest bake (or than an hour) check no less often,
     so they are not tried. ``Linear1PercentEvery1Minute`` (99 steps of 60 s) fits
-    at 3 s: 80 + 9 x 99 + 9 x 99 x 20 = 18,791 events, where 2 s needs 27,701.
+    at 5 s: 60 + 7 x 99 + 13 x 99 x 12 = 16,197 events, where 4 s needs 20,058.
     """
     budget = history_budget()
     widest = _widest_useful_interval(steps)

@@ -12,7 +12,9 @@ Items (single table, ``pk``/``sk``):
   what, when, why); ``waiting``: the task token of the wait in progress (a bake,
   or a hook's answer), for whoever wakes it (never shown: it completes the task).
 - watch: ``pk = ALARM#<alarmName>``, ``sk = ROLLOUT#<rolloutId>``: which rollouts an
-  alarm's state change wakes (kept until ``expiresAt``, past any execution's year).
+  alarm's state change wakes, written before the record and deleted by the rollout's
+  ending (one an ending could not delete expires at ``expiresAt``, past any
+  execution's year).
 
 Every write is safe to repeat: Step Functions may run a task twice.
 """
@@ -569,8 +571,15 @@ class RolloutStore:
                     }
                 )
 
+    def unwatch(self, rollout_id: str, alarms: tuple[str, ...]) -> None:
+        """An ended rollout no longer watches its alarms (safe to repeat)."""
+        with aws_errors(), self._table.batch_writer() as batch:
+            for name in alarms:
+                batch.delete_item(Key=watch_key(name, rollout_id))
+
     def watchers(self, alarm_name: str) -> list[str]:
-        """The rollouts that watch ``alarm_name`` (ended ones included, until they expire)."""
+        """The rollouts that watch ``alarm_name``: running ones, and ended ones whose
+        ending could not forget the watch (until it expires)."""
         found: list[str] = []
         query: dict[str, Any] = {
             "KeyConditionExpression": "pk = :pk",

@@ -37,7 +37,7 @@ from rollouts.decision import (
     wake_reason,
 )
 from rollouts.durations import human
-from rollouts.endings import conclude
+from rollouts.endings import conclude, forget_watches
 from rollouts.errors import (
     AbortedError,
     AccessDeniedError,
@@ -1078,6 +1078,7 @@ def _finished(state: RolloutState, services: Services, now: datetime) -> Rollout
     if state.pin_alias:
         services.lambda_.unpin(state.function_name, state.pin_alias)
     services.store.release(state.lock_key, state.rollout_id)
+    forget_watches(state, services)
     services.events.emit(status_detail(Phase.SUCCEEDED, state, now, reason=summary))
     outcome = {
         "rolloutId": state.rollout_id,

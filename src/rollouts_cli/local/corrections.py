@@ -10,6 +10,7 @@ installs them all, once; the engine calls it before it serves anything.
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import random
 import threading
@@ -431,10 +432,13 @@ def send_task_failure_cause() -> None:
     from moto.stepfunctions import responses as sfn_responses
 
     def send_task_failure(self: Any) -> Any:
-        self.stepfunction_backend.send_task_failure(
-            self._get_param("taskToken"),
-            error=self._get_param("error"),
-            cause=self._get_param("cause"),
+        backend = self.stepfunction_backend
+        given = {"error": self._get_param("error"), "cause": self._get_param("cause")}
+        # The interpreting backend takes the cause; moto's plain one (no executions run)
+        # takes only the error and ignores the call.
+        accepted = inspect.signature(backend.send_task_failure).parameters
+        backend.send_task_failure(
+            self._get_param("taskToken"), **{k: v for k, v in given.items() if k in accepted}
         )
         return EmptyResult()
 
