@@ -716,6 +716,30 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def asking(
+    verb: Callable[..., dict[str, Any]],
+    rollout_id: str,
+    function_name: str | None,
+    alias: str | None,
+    **fields: Any,
+) -> Callable[[str, ControlPlane], dict[str, Any]]:
+    """The request ``act`` makes: ``verb`` (a ``service`` verb) on the rollout, by its caller."""
+
+    def request(by: str, plane: ControlPlane) -> dict[str, Any]:
+        return verb(
+            rollout_id,
+            by=by,
+            store=plane.store,
+            now=_now(),
+            sfn=plane.sfn,
+            function_name=function_name,
+            alias=alias,
+            **fields,
+        )
+
+    return request
+
+
 def verb_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The rollout id, ``--function``/``--alias``, the control plane's options, ``--output``."""
     command = output_option(control_plane_options(belongs_options(command)))
@@ -742,17 +766,7 @@ def abort_command(
     has already ended, 1 when there is no such rollout.
     """
 
-    def request(by: str, plane: ControlPlane) -> dict[str, Any]:
-        return abort_rollout(
-            rollout_id,
-            by,
-            reason,
-            plane.store,
-            _now(),
-            sfn=plane.sfn,
-            function_name=function_name,
-            alias=alias,
-        )
+    request = asking(abort_rollout, rollout_id, function_name, alias, reason=reason)
 
     act(
         where,
@@ -782,17 +796,7 @@ def pause_command(
     back). Exits 0 when paused, 4 when the rollout has ended, 1 when there is none.
     """
 
-    def request(by: str, plane: ControlPlane) -> dict[str, Any]:
-        return pause_rollout(
-            rollout_id,
-            by,
-            reason,
-            plane.store,
-            _now(),
-            sfn=plane.sfn,
-            function_name=function_name,
-            alias=alias,
-        )
+    request = asking(pause_rollout, rollout_id, function_name, alias, reason=reason)
 
     act(
         where,
@@ -820,16 +824,7 @@ def resume_command(
     Exits 0 when resumed, 4 when it is not paused or has ended, 1 when there is none.
     """
 
-    def request(by: str, plane: ControlPlane) -> dict[str, Any]:
-        return resume_rollout(
-            rollout_id,
-            by,
-            plane.store,
-            _now(),
-            sfn=plane.sfn,
-            function_name=function_name,
-            alias=alias,
-        )
+    request = asking(resume_rollout, rollout_id, function_name, alias)
 
     act(
         where,
@@ -861,17 +856,7 @@ def promote_command(
     a pause. Exits 0 when requested, 4 when the rollout has ended, 1 when there is none.
     """
 
-    def request(by: str, plane: ControlPlane) -> dict[str, Any]:
-        return promote_rollout(
-            rollout_id,
-            by,
-            plane.store,
-            _now(),
-            full=full,
-            sfn=plane.sfn,
-            function_name=function_name,
-            alias=alias,
-        )
+    request = asking(promote_rollout, rollout_id, function_name, alias, full=full)
 
     def lines(answer: dict[str, Any], by: str) -> list[str]:
         then = (
@@ -913,18 +898,14 @@ def hook_result_command(
     ended, 1 when there is no such rollout.
     """
 
-    def request(by: str, plane: ControlPlane) -> dict[str, Any]:
-        return report_hook(
-            rollout_id,
-            by,
-            status == "Succeeded",
-            reason,
-            plane.store,
-            plane.sfn,
-            _now(),
-            function_name=function_name,
-            alias=alias,
-        )
+    request = asking(
+        report_hook,
+        rollout_id,
+        function_name,
+        alias,
+        succeeded=status == "Succeeded",
+        reason=reason,
+    )
 
     def lines(answer: dict[str, Any], by: str) -> list[str]:
         hook = f" {answer['hook']}" if answer.get("hook") else ""
