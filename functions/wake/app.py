@@ -3,8 +3,9 @@
 EventBridge sends each "CloudWatch Alarm State Change" whose new state is ALARM.
 Each running rollout watching the alarm has its bake ended now (``rollouts.wake``);
 its health check then sees the alarm and rolls back, instead of at the end of its
-check interval. A rollout that has ended, or is not baking, is left alone: every
-task that moves traffic looks at the alarms first anyway.
+check interval. A rollout waiting for a hook's answer has that wait failed, and
+rolls back, when the alarm is in ALARM as read now (not on the event's word: it may
+be late, or delivered again). A rollout that has ended is left alone.
 """
 
 from typing import Any
@@ -33,7 +34,9 @@ def lambda_handler(event: AlarmStateChangeEvent, context: LambdaContext) -> dict
     why = f"alarm {detail.alarm_name} entered {detail.state.value}"
     if detail.state.reason:
         why += f": {detail.state.reason}"
-    woken = wake_watchers(detail.alarm_name, why, services.store, services.sfn)
+    # A hook's wait is failed only on the alarm's state now, not on the event's word.
+    firing = services.alarms.states((detail.alarm_name,)).get(detail.alarm_name) == "ALARM"
+    woken = wake_watchers(detail.alarm_name, why, services.store, services.sfn, firing=firing)
     metrics.add_metric(name="RolloutsWoken", unit=MetricUnit.Count, value=len(woken))
     logger.info(why, extra={"alarmName": detail.alarm_name, "woken": woken})
     return {"alarmName": detail.alarm_name, "woken": woken}

@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,6 +47,7 @@ from rollouts_cli.local.pytest_plugin import (
 pytestmark = pytest.mark.e2e
 
 HOUR = 3600
+EVENTS = Path(__file__).resolve().parents[2] / "events" / "eventbridge"
 # A hook that hands its callback token to its "test job" (here: a table the test reads)
 # and answers Pending; the job reports later with SendTaskSuccess / SendTaskFailure.
 PENDING_HOOK = """
@@ -658,6 +660,97 @@ def test_an_alarm_entering_alarm_while_a_post_traffic_hook_waits_rolls_back_at_o
     assert target.alias() == ("1", {})
     assert alias_writes.routes(target.name, "live") == [("2", {}), ("1", {})]
     assert alias_lock(local_engine, target.name) is None
+
+
+def test_an_alarm_that_fired_before_the_hook_left_its_token_fails_the_wait_at_once(
+    local_engine: LocalEngine,
+    rollouts: Rollouts,
+    faults: Faults,
+    tokens: str,
+    time_scale: Callable[[float], None],
+    unique_name: Callable[[str], str],
+) -> None:
+    """The alarm entered ALARM after PromoteTarget looked and before RunHook left its
+    token, its event late (the wake rule is off): RunHook's own look fails the wait."""
+    time_scale(1.0)
+    target = Target(local_engine, unique_name("orders"))
+    alarm = create_alarm(local_engine, unique_name("orders-errors"))
+    hook = create_hook(local_engine, unique_name("pending-post"), PENDING_HOOK.format(table=tokens))
+    cloudwatch = local_engine.client("cloudwatch")
+    events = local_engine.client("events")
+    rule = _wake_rule(local_engine)
+
+    def fire() -> None:
+        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="5xx")
+
+    token_write = FaultPoint(
+        "dynamodb", "UpdateItem", _function_named(local_engine, "RunHookFunction"), 1
+    )
+    events.disable_rule(Name=rule)
+    try:
+        with faults.before(token_write, fire) as raced:
+            ended = rollouts.run(
+                {
+                    "functionName": target.name,
+                    "alias": "live",
+                    "version": "2",
+                    "strategy": "AllAtOnce",
+                    "alarms": [alarm],
+                    "hooks": {"postTraffic": {"function": hook, "timeoutSeconds": 86_400}},
+                },
+                timeout=60,
+            )
+    finally:
+        events.enable_rule(Name=rule)
+
+    assert raced.fired
+    assert (ended.status, ended.error) == ("FAILED", "RolledBack"), ended.cause
+    assert ended.cause == (
+        f"Rolled back {target.name}:live to version 1: alarm {alarm} is in ALARM,"
+        f" while the PostTraffic hook {hook} ran after promotion (100% on the target)."
+    )
+    assert target.alias() == ("1", {})
+
+
+def test_a_late_alarm_event_about_an_alarm_now_ok_fails_no_hook_wait(
+    local_engine: LocalEngine,
+    rollouts: Rollouts,
+    tokens: str,
+    time_scale: Callable[[float], None],
+    unique_name: Callable[[str], str],
+) -> None:
+    """EventBridge delivers at least once, and late: the wake function reads the alarm
+    before failing a hook's wait on its word."""
+    time_scale(1.0)
+    target = Target(local_engine, unique_name("orders"))
+    alarm = create_alarm(local_engine, unique_name("orders-errors"))
+    hook = create_hook(local_engine, unique_name("pending-post"), PENDING_HOOK.format(table=tokens))
+    arn = rollouts.start(
+        {
+            "functionName": target.name,
+            "alias": "live",
+            "version": "2",
+            "strategy": "AllAtOnce",
+            "alarms": [alarm],
+            "hooks": {"postTraffic": {"function": hook, "timeoutSeconds": 86_400}},
+        }
+    )
+    token = token_of(local_engine, tokens, arn)
+    eventually(lambda: (record_of(local_engine, arn).get("waiting") or {}).get("hook"), "wait")
+    late = json.loads((EVENTS / "alarm-state-change.json").read_text())
+    late["detail"]["alarmName"] = alarm
+
+    woke = local_engine.client("lambda").invoke(
+        FunctionName=_function_named(local_engine, "WakeRolloutsFunction"),
+        Payload=json.dumps(late).encode(),
+    )
+
+    assert "FunctionError" not in woke, woke["Payload"].read()
+    assert json.loads(woke["Payload"].read())["woken"] == []
+    assert rollouts.sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+    rollouts.sfn.send_task_success(taskToken=token, output=json.dumps({"status": "Succeeded"}))
+    assert rollouts.wait(arn, timeout=60).status == "SUCCEEDED"
+    assert target.alias() == ("2", {})
 
 
 def test_a_person_reports_the_hook_result(

@@ -274,12 +274,23 @@ def test_eventbridge_may_invoke_the_start_function_from_its_two_rules_only(
 # -- the samples ---------------------------------------------------------------------
 def test_the_wake_rule_hears_only_an_alarm_entering_alarm(cfn_template: Template) -> None:
     rule = cfn_template["Resources"]["WakeRolloutsFunctionAlarmEnteredAlarm"]["Properties"]
-    pattern = EventPattern.load(json.dumps(rule["EventPattern"]))
+    deployed = copy.deepcopy(rule["EventPattern"])
+    # This account's and region's alarms only (as deployed in the samples' account).
+    assert (deployed["account"], deployed["region"]) == (
+        [{"Ref": "AWS::AccountId"}],
+        [{"Ref": "AWS::Region"}],
+    )
+    deployed.update(account=[SAMPLE_ACCOUNT], region=["us-east-1"])
+    pattern = EventPattern.load(json.dumps(deployed))
     back_to_ok = copy.deepcopy(sample("alarm-state-change.json"))
     back_to_ok["detail"]["state"]["value"] = "OK"
+    elsewhere = [copy.deepcopy(sample("alarm-state-change.json")) for _ in range(2)]
+    elsewhere[0]["account"] = "210987654321"
+    elsewhere[1]["region"] = "eu-west-1"
 
     assert matching(pattern) == ["alarm-state-change.json"]
     assert not pattern.matches_event(back_to_ok)
+    assert not any(pattern.matches_event(event) for event in elsewhere)
     assert rule.get("EventBusName", "default") == "default"
 
 

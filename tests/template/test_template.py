@@ -131,6 +131,8 @@ EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
         RECORDS: frozenset({"dynamodb:GetItem", "dynamodb:UpdateItem"}),
         HOOK_ANSWERS: POWERTOOLS_IDEMPOTENCY,
         "hooks": frozenset({"lambda:InvokeFunction"}),
+        # An alarm already in ALARM once the token is left fails the wait.
+        "alarms": frozenset({"cloudwatch:DescribeAlarms"}),
         # Answers on the hook's token when the hook answered at once.
         END_WAITS: frozenset({"states:SendTaskSuccess"}),
     },
@@ -208,6 +210,8 @@ EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
     "WakeRolloutsFunction": {
         WATCHES: frozenset({"dynamodb:Query"}),
         RECORDS: frozenset({"dynamodb:GetItem"}),
+        # The alarm's state now: only a firing alarm fails a hook's wait.
+        "alarms": frozenset({"cloudwatch:DescribeAlarms"}),
         # A bake is woken to look; a hook's wait is failed (the rollout rolls back).
         END_WAITS: frozenset({"states:SendTaskSuccess", "states:SendTaskFailure"}),
     },

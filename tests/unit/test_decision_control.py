@@ -11,6 +11,7 @@ from rollouts.decision import (
     Decision,
     Health,
     Progress,
+    alarms_firing,
     decide,
     describe,
     wake_reason,
@@ -252,3 +253,19 @@ def test_a_gated_rollout_from_start_to_promotion() -> None:
         "bake",
         "promote",
     ]
+
+
+@pytest.mark.parametrize(
+    ("states", "expected"),
+    [
+        pytest.param({"a": "OK", "b": "OK"}, None, id="none-firing"),
+        pytest.param({"a": "ALARM", "b": "OK"}, "alarm a is in ALARM", id="one"),
+        pytest.param({"a": "ALARM", "b": "ALARM"}, "alarms a, b are in ALARM", id="two"),
+        pytest.param({"a": "INSUFFICIENT_DATA"}, None, id="no-data-is-not-firing"),
+        pytest.param({"c": "ALARM"}, None, id="an-alarm-not-watched"),
+    ],
+)
+def test_alarms_firing_names_the_watched_alarms_in_alarm(
+    states: dict[str, str], expected: str | None
+) -> None:
+    assert alarms_firing(("a", "b"), states) == expected

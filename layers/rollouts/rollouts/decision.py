@@ -337,6 +337,19 @@ def wake_reason(
     return None
 
 
+def alarms_firing(watched: tuple[str, ...], states: dict[str, str]) -> str | None:
+    """``"alarm a is in ALARM"`` (or ``"alarms a, b are in ALARM"``), or None when none is.
+
+    What ends a hook's wait at once: an alarm the rollout watches, in ALARM now.
+    """
+    firing = tuple(name for name in watched if states.get(name) == "ALARM")
+    if not firing:
+        return None
+    if len(firing) == 1:
+        return f"alarm {firing[0]} is in ALARM"
+    return f"alarms {', '.join(firing)} are in ALARM"
+
+
 def _alarms_reason(alarms: tuple[str, ...], progress: Progress) -> str:
     """``"alarm a is in ALARM ..."`` or ``"alarms a, b are in ALARM ..."``."""
     if len(alarms) == 1:

@@ -180,6 +180,10 @@ class AbortedError(RolloutError):
     """Someone asked the rollout to stop (``rollouts abort``, ``POST /rollouts/{id}/abort``)."""
 
 
+class AlarmFiringError(RolloutError):
+    """A watched alarm is in ALARM while a hook's answer is awaited: the wait is failed."""
+
+
 class NotFoundError(RolloutError):
     """A function, version, alias or record does not exist."""
 

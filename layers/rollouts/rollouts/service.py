@@ -518,9 +518,15 @@ def _wake(
     try:
         wake(store.record(rollout_id), sfn, why, hook_error=ABORTED if abort else None)
     except AwsError as error:
+        # Asking again is harmless for an abort or a pause; a resume asked again is
+        # refused (not paused any more), and a promote asked again may take one more step.
+        again = {
+            "resume": "do not ask again: a second resume is refused, it is not paused now",
+            "promote": "do not ask again: a second promote may move one more step",
+        }.get(verb, "ask again to wake it now")
         raise type(error)(
             f"the {verb} of rollout {rollout_id} is recorded, but waking it failed ({error}):"
-            f" it acts at its next look; ask again to wake it now",
+            f" it acts at its next look; {again}",
             code=error.code,
             operation=error.operation,
         ) from error

@@ -31,6 +31,7 @@ from rollouts.decision import (
     Health,
     Progress,
     Routing,
+    alarms_firing,
     decide,
     describe,
     owns,
@@ -41,6 +42,7 @@ from rollouts.endings import conclude, forget_watches
 from rollouts.errors import (
     AbortedError,
     AccessDeniedError,
+    AlarmFiringError,
     HookFailedError,
     NotFoundError,
     PreconditionFailedError,
@@ -506,6 +508,11 @@ def run_hook(
             # A later attempt waits already: this one's wait has ended; nothing to ask.
             return state
         raise AbortedError(f"{abort_reason(record)} {state.progress().where()}")
+    # The token is left: from now on an alarm entering ALARM fails this wait. One that
+    # entered it before (after the last task looked) is seen here.
+    firing = alarms_firing(state.alarms, services.alarms.states(state.alarms))
+    if firing:
+        raise AlarmFiringError(firing)
     try:
         verdict = _hook_answer(state, lifecycle_event, hook, services, context, token)
     except HookPendingError:
@@ -883,6 +890,7 @@ def promote(state: RolloutState, services: Services, now: datetime) -> RolloutSt
     seen = _seen(state, services)
     decided = _judged(state, state.progress(), seen, now)
     if decided.action != Action.PROMOTE:
+        _announce_hold(state.held, decided, seen.record, services, now)  # paused just now
         return decided
     wanted = Routing.of(state.target_version)
     written: AliasConfig | str | None

@@ -77,10 +77,15 @@ def wake(
     return False
 
 
-def wake_watchers(alarm_name: str, reason: str, store: RolloutStore, sfn: Any) -> list[str]:
+def wake_watchers(
+    alarm_name: str, reason: str, store: RolloutStore, sfn: Any, *, firing: bool = True
+) -> list[str]:
     """Wake every running rollout that watches ``alarm_name``; the ids woken.
 
-    A bake is woken to look; a hook's wait is failed (the rollout rolls back).
+    A bake is woken to look (it reads the alarms itself). A hook's wait is failed
+    (the rollout rolls back) only when the alarm is ``firing`` now, as read after the
+    event: an event delivered late, or again, about an alarm that is OK by now
+    fails nothing.
 
     Each rollout is tried on its own, so one that cannot be woken does not keep the
     others waiting; if any failed, TransientError after trying them all (the event
@@ -90,7 +95,8 @@ def wake_watchers(alarm_name: str, reason: str, store: RolloutStore, sfn: Any) -
     failed: list[str] = []
     for rollout_id in store.watchers(alarm_name):
         try:
-            if wake(store.record(rollout_id), sfn, reason, hook_error=ALARM_FIRING):
+            hook_error = ALARM_FIRING if firing else None
+            if wake(store.record(rollout_id), sfn, reason, hook_error=hook_error):
                 woken.append(rollout_id)
         except RolloutError as error:
             failed.append(f"{rollout_id}: {error}")
