@@ -407,11 +407,13 @@ def test_promote_ends_the_bake_and_goes_to_the_next_step(
     local_engine: LocalEngine,
     rollouts: Rollouts,
     alias_writes: AliasWrites,
+    status_events: Callable[[str], StatusEvents],
     time_scale: Callable[[float], None],
     unique_name: Callable[[str], str],
 ) -> None:
     time_scale(1.0)
     target = Target(local_engine, unique_name("orders"))
+    team = status_events(target.name)
     two_steps = {
         "steps": [{"weight": 10, "bakeSeconds": HOUR}, {"weight": 40, "bakeSeconds": HOUR}]
     }
@@ -436,6 +438,10 @@ def test_promote_ends_the_bake_and_goes_to_the_next_step(
         ("promote", False, 1),
         ("promote", True, 2),
     ]
+    # The team hears who moved it.
+    told = {d["phase"]: d["reason"] for d in team.of(rollout_id(arn), "succeeded")}
+    assert told["shifted"] == "promoted by dave"
+    assert told["promoted"] == (f"{target.name}:live promoted to version 2 (was 1), asked by dave")
 
 
 def test_every_verb_on_an_ended_rollout_is_refused_saying_how_it_ended(

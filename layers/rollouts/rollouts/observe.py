@@ -67,6 +67,17 @@ def pause_reason(record: dict[str, Any] | None) -> str | None:
     return f"paused by {pause.get('by', 'someone')}" + (f": {why}" if why else "")
 
 
+def promoter(record: dict[str, Any] | None, step_index: int) -> str | None:
+    """Who asked for the move past step ``step_index`` (0-based), or None: a promote of
+    that step, or a full promote (``rollouts promote [--full]``)."""
+    promote = (record or {}).get("promote")
+    if not isinstance(promote, dict):
+        return None
+    if promote.get("full") or promote.get("step") == step_index:
+        return str(promote.get("by") or "someone")
+    return None
+
+
 def resumed_by(record: dict[str, Any] | None) -> str | None:
     """``"resumed by bob"`` or ``"promoted by carol"``: the latest request that ends a hold."""
     past = {"resume": "resumed", "promote": "promoted"}

@@ -59,6 +59,7 @@ from rollouts.observe import (
     abort_reason,
     expected_routings,
     observe,
+    promoter,
     resumed_by,
 )
 from rollouts.observe import health as health_of
@@ -876,7 +877,9 @@ def shift(state: RolloutState, services: Services, now: datetime) -> RolloutStat
         )
     except AbortRequestedError:
         return _judged(saved, progress, _seen(saved, services), now)
-    services.events.emit(status_detail(Phase.SHIFTED, state, now))
+    asked_by = promoter(seen.record, index - 1)
+    shifted_why = f"promoted by {asked_by}" if asked_by else None
+    services.events.emit(status_detail(Phase.SHIFTED, state, now, reason=shifted_why))
     _announce_hold(False, state, seen.record, services, now)  # a pause step holds now
     return state
 
@@ -927,7 +930,9 @@ def promote(state: RolloutState, services: Services, now: datetime) -> RolloutSt
         )
     except AbortRequestedError:
         return _judged(state, state.progress(), _seen(state, services), now)
-    services.events.emit(status_detail(Phase.PROMOTED, promoted, now, reason=summary))
+    asked_by = promoter(seen.record, state.step_index)
+    announced = f"{summary}, asked by {asked_by}" if asked_by else summary
+    services.events.emit(status_detail(Phase.PROMOTED, promoted, now, reason=announced))
     return promoted
 
 
