@@ -215,10 +215,12 @@ def test_a_short_error_is_left_as_it_is() -> None:
 @pytest.mark.parametrize(
     ("value", "shown"),
     [
-        pytest.param("live", "'live'", id="short"),
-        pytest.param("x" * 40, repr("x" * 40), id="exactly-40"),
-        pytest.param("x" * 41, repr("x" * 40 + "…"), id="41"),
-        pytest.param("y" * 100_000, repr("y" * 40 + "…"), id="100-kb"),
+        pytest.param("live", '"live"', id="short"),
+        pytest.param("x" * 40, '"' + "x" * 40 + '"', id="exactly-40"),
+        pytest.param("x" * 41, '"' + "x" * 40 + '…"', id="41"),
+        pytest.param("y" * 100_000, '"' + "y" * 40 + '…"', id="100-kb"),
+        # As JSON writes a string, not as Python would: the caller sent JSON.
+        pytest.param('say "hi"', '"say \\"hi\\""', id="quotes-escaped"),
     ],
 )
 def test_quote_shows_a_short_prefix(value: str, shown: str) -> None:

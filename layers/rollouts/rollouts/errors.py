@@ -61,12 +61,15 @@ def clip(text: str, limit: int) -> str:
 
 
 def quote(value: str, length: int = QUOTE_LENGTH) -> str:
-    """A bad value as a message shows it: its ``repr``, only the first ``length`` characters.
+    """A bad value as a message shows it: as a JSON string (what the caller sent, in the
+    API's own notation), only the first ``length`` characters.
 
     >>> quote("orders-api"), quote("x" * 100)
-    ("'orders-api'", "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…'")
+    ('"orders-api"', '"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…"')
     """
-    return repr(value if len(value) <= length else value[:length] + ELLIPSIS)
+    return json.dumps(
+        value if len(value) <= length else value[:length] + ELLIPSIS, ensure_ascii=False
+    )
 
 
 class RolloutError(Exception):
