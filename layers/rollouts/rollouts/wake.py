@@ -15,7 +15,13 @@ import json
 from typing import Any
 
 from rollouts.aws import aws_errors
-from rollouts.errors import AwsError, RolloutError, TransientError
+from rollouts.errors import (
+    AbortedError,
+    AlarmFiringError,
+    AwsError,
+    RolloutError,
+    TransientError,
+)
 from rollouts.store import RUNNING, RolloutStore, bounded
 
 # The token's wait has already ended (timed out, woken, or its execution stopped).
@@ -50,8 +56,8 @@ def end_wait(
 
 
 # How a hook's wait is failed by what must end it: an abort, or a watched alarm firing.
-ABORTED = "AbortedError"
-ALARM_FIRING = "AlarmFiringError"
+ABORTED = AbortedError.__name__
+ALARM_FIRING = AlarmFiringError.__name__
 
 
 def wake(
