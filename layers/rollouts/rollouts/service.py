@@ -511,9 +511,9 @@ def _wake(
 ) -> None:
     """Wake the rollout a recorded request is for; a failure says the request is kept.
 
-    Never silent: a wake that fails raises the AWS error (the caller retries; asking
-    again is harmless), since an unwoken rollout acts only at its next look, which in
-    a hook's wait can be hours away.
+    Never silent: a wake that fails raises the AWS error, saying whether asking again
+    is safe, since an unwoken rollout acts only at its next look, which in a hook's
+    wait can be hours away.
     """
     try:
         wake(store.record(rollout_id), sfn, why, hook_error=ABORTED if abort else None)
