@@ -8,9 +8,10 @@ ending at all proves the wake (and the history says which task ended the wait).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from rollouts.service import (
 )
 from rollouts.store import RolloutStore
 from rollouts_cli.local.engine import LocalEngine
-from rollouts_cli.local.faults import FaultPoint, Faults
+from rollouts_cli.local.faults import FaultPoint, Faults, Injected
 from rollouts_cli.local.pytest_plugin import (
     AliasWrites,
     Rollouts,
@@ -186,14 +187,31 @@ def _function_named(engine: LocalEngine, logical: str) -> str:
     return str(names[0])
 
 
-def _wake_rule(engine: LocalEngine) -> str:
+@contextlib.contextmanager
+def alarm_fires_before_token(
+    engine: LocalEngine, faults: Faults, alarm: str, function: str
+) -> Iterator[Injected]:
+    """While the block runs: ``alarm`` enters ALARM just before ``function`` (a logical
+    name) writes its token, and its event is late (the wake rule is off)."""
     events = engine.client("events")
     (rule,) = [
         r["Name"]
         for r in events.list_rules()["Rules"]
         if "aws.cloudwatch" in json.loads(r.get("EventPattern") or "{}").get("source", [])
     ]
-    return str(rule)
+    cloudwatch = engine.client("cloudwatch")
+
+    def fire() -> None:
+        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="5xx")
+
+    # The task's first UpdateItem is the write of its token.
+    token_write = FaultPoint("dynamodb", "UpdateItem", _function_named(engine, function), 1)
+    events.disable_rule(Name=rule)
+    try:
+        with faults.before(token_write, fire) as raced:
+            yield raced
+    finally:
+        events.enable_rule(Name=rule)
 
 
 def test_an_alarm_that_fires_before_the_bake_leaves_its_token_ends_it_at_once(
@@ -209,32 +227,19 @@ def test_an_alarm_that_fires_before_the_bake_leaves_its_token_ends_it_at_once(
     time_scale(1.0)  # an hour's check interval is an hour: only the look ends it in time
     target = Target(local_engine, unique_name("orders"))
     alarm = create_alarm(local_engine, unique_name("orders-errors"))
-    cloudwatch = local_engine.client("cloudwatch")
-    events = local_engine.client("events")
-    check_health = _function_named(local_engine, "CheckHealthFunction")
-    rule = _wake_rule(local_engine)
 
-    def fire() -> None:
-        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="5xx")
-
-    # The bake's first call is the write of its token.
-    first_write = FaultPoint("dynamodb", "UpdateItem", check_health, 1)
-    events.disable_rule(Name=rule)
-    try:
-        with faults.before(first_write, fire) as raced:
-            ended = rollouts.run(
-                {
-                    "functionName": target.name,
-                    "alias": "live",
-                    "version": "2",
-                    "strategy": "Canary10Percent30Minutes",
-                    "alarms": [alarm],
-                    "checkIntervalSeconds": HOUR,
-                },
-                timeout=60,
-            )
-    finally:
-        events.enable_rule(Name=rule)
+    with alarm_fires_before_token(local_engine, faults, alarm, "CheckHealthFunction") as raced:
+        ended = rollouts.run(
+            {
+                "functionName": target.name,
+                "alias": "live",
+                "version": "2",
+                "strategy": "Canary10Percent30Minutes",
+                "alarms": [alarm],
+                "checkIntervalSeconds": HOUR,
+            },
+            timeout=60,
+        )
 
     assert raced.fired
     assert (ended.status, ended.error) == ("FAILED", "RolledBack"), ended.cause
@@ -682,32 +687,19 @@ def test_an_alarm_that_fired_before_the_hook_left_its_token_fails_the_wait_at_on
     target = Target(local_engine, unique_name("orders"))
     alarm = create_alarm(local_engine, unique_name("orders-errors"))
     hook = create_hook(local_engine, unique_name("pending-post"), PENDING_HOOK.format(table=tokens))
-    cloudwatch = local_engine.client("cloudwatch")
-    events = local_engine.client("events")
-    rule = _wake_rule(local_engine)
 
-    def fire() -> None:
-        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="5xx")
-
-    token_write = FaultPoint(
-        "dynamodb", "UpdateItem", _function_named(local_engine, "RunHookFunction"), 1
-    )
-    events.disable_rule(Name=rule)
-    try:
-        with faults.before(token_write, fire) as raced:
-            ended = rollouts.run(
-                {
-                    "functionName": target.name,
-                    "alias": "live",
-                    "version": "2",
-                    "strategy": "AllAtOnce",
-                    "alarms": [alarm],
-                    "hooks": {"postTraffic": {"function": hook, "timeoutSeconds": 86_400}},
-                },
-                timeout=60,
-            )
-    finally:
-        events.enable_rule(Name=rule)
+    with alarm_fires_before_token(local_engine, faults, alarm, "RunHookFunction") as raced:
+        ended = rollouts.run(
+            {
+                "functionName": target.name,
+                "alias": "live",
+                "version": "2",
+                "strategy": "AllAtOnce",
+                "alarms": [alarm],
+                "hooks": {"postTraffic": {"function": hook, "timeoutSeconds": 86_400}},
+            },
+            timeout=60,
+        )
 
     assert raced.fired
     assert (ended.status, ended.error) == ("FAILED", "RolledBack"), ended.cause
