@@ -36,7 +36,6 @@ A rollout id of another function or alias answers 404, as an unknown one does.
 import json
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
@@ -57,7 +56,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from rollouts import service
+from rollouts import clock, service
 from rollouts.aws import CALLER, client, table
 from rollouts.errors import (
     AwsError,
@@ -371,7 +370,7 @@ def _ask(
         rollout_id,
         by=_caller(),
         store=_store(),
-        now=datetime.now(UTC),
+        now=clock.now(),
         sfn=client("stepfunctions", retries=CALLER),
         function_name=function_name,
         alias=alias,

@@ -1,6 +1,6 @@
 """FinishRollout: the last look, then record success, release the lock, set the output."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -8,7 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from rollouts import tasks
+from rollouts import clock, tasks
 from rollouts.events import TaskEvent
 
 logger = Logger()
@@ -21,7 +21,7 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=TaskEvent)
 def lambda_handler(event: TaskEvent, context: LambdaContext) -> dict[str, Any]:
-    now = datetime.now(UTC)
+    now = clock.now()
     state = tasks.finish(event.rollout, tasks.Services.from_environment(), now)
     if state.outcome is None:
         # The last look found an abort, a firing alarm or drift: NextAction follows it.

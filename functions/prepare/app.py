@@ -1,13 +1,12 @@
 """PrepareRollout: validate the request, plan it, take the alias lock, write the record."""
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from rollouts import tasks
+from rollouts import clock, tasks
 
 logger = Logger()
 tracer = Tracer()
@@ -19,7 +18,7 @@ metrics = Metrics()
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # The request is validated by rollouts.models (field-level errors), not by the parser.
-    state = tasks.prepare(event, tasks.Services.from_environment(), datetime.now(UTC))
+    state = tasks.prepare(event, tasks.Services.from_environment(), clock.now())
     metrics.add_metric(name="RolloutsStarted", unit=MetricUnit.Count, value=1)
     logger.info(state.summary, extra={"rolloutId": state.rollout_id, "steps": len(state.steps)})
     return state.as_json()

@@ -7,7 +7,6 @@ console or crashed is still RUNNING in the table: restore its baseline (unless
 the alias drifted), record why, and release its lock.
 """
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -16,7 +15,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from rollouts import tasks
+from rollouts import clock, tasks
 from rollouts.events import ExecutionStatusChange
 
 logger = Logger()
@@ -47,7 +46,7 @@ def lambda_handler(event: StatusChangeEvent, context: LambdaContext) -> dict[str
         logger.info("nothing to release", extra={"rolloutId": detail.name, "status": detail.status})
         return {"released": False, "rolloutId": detail.name}
     # Also when there is no record yet: the mark it leaves stops a PrepareRollout still running.
-    outcome = tasks.conclude(detail.name, None, detail.request(), why, services, datetime.now(UTC))
+    outcome = tasks.conclude(detail.name, None, detail.request(), why, services, clock.now())
     metrics.add_metric(name="RolloutsReleased", unit=MetricUnit.Count, value=1)
     logger.warning(outcome["cause"], extra={"rolloutId": detail.name})
     return {"released": True, "rolloutId": detail.name, **outcome}

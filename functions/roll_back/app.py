@@ -1,6 +1,5 @@
 """RollBack / StopOnDrift: end a rollout unpromoted, restoring the baseline unless it drifted."""
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -8,7 +7,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from rollouts import tasks
+from rollouts import clock, tasks
 from rollouts.events import EndEvent
 
 logger = Logger()
@@ -29,7 +28,7 @@ def lambda_handler(event: EndEvent, context: LambdaContext) -> dict[str, Any]:
         event.request,
         why,
         tasks.Services.from_environment(),
-        datetime.now(UTC),
+        clock.now(),
         drift_reported=event.drift,
         # A task that timed out may still be running: its late write must fail.
         fence=tasks.may_still_run(event.failure),

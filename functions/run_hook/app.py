@@ -1,6 +1,5 @@
 """RunPreTrafficHook / RunPostTrafficHook: invoke the user's hook; JudgeXHook: judge its answer."""
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -8,7 +7,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from rollouts import tasks
+from rollouts import clock, tasks
 from rollouts.events import HookEvent
 
 logger = Logger()
@@ -25,7 +24,7 @@ def lambda_handler(event: HookEvent, context: LambdaContext) -> dict[str, Any]:
     extra = {"rolloutId": event.rollout.rollout_id, "lifecycleEvent": event.lifecycle_event}
     if event.judge:
         state = tasks.judge_hook(
-            event.rollout, event.lifecycle_event, event.answer, services, datetime.now(UTC)
+            event.rollout, event.lifecycle_event, event.answer, services, clock.now()
         )
         logger.info("hook passed", extra=extra)
         metrics.add_metric(name="HooksPassed", unit=MetricUnit.Count, value=1)
@@ -34,7 +33,7 @@ def lambda_handler(event: HookEvent, context: LambdaContext) -> dict[str, Any]:
         event.rollout,
         event.lifecycle_event,
         services,
-        datetime.now(UTC),
+        clock.now(),
         context=context,
         token=event.callback_token,
     )

@@ -1,6 +1,5 @@
 """ShiftTraffic: move the alias to the next step's weight, then decide."""
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -8,7 +7,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from rollouts import tasks
+from rollouts import clock, tasks
 from rollouts.events import TaskEvent
 
 logger = Logger()
@@ -21,7 +20,7 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=TaskEvent)
 def lambda_handler(event: TaskEvent, context: LambdaContext) -> dict[str, Any]:
-    state = tasks.shift(event.rollout, tasks.Services.from_environment(), datetime.now(UTC))
+    state = tasks.shift(event.rollout, tasks.Services.from_environment(), clock.now())
     metrics.add_metric(name="StepsShifted", unit=MetricUnit.Count, value=1)
     logger.info(
         state.summary,

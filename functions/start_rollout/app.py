@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from rollouts import service, triggers
+from rollouts import clock, service, triggers
 from rollouts.aws import CALLER, aws_errors, client, table
 from rollouts.errors import (
     AwsError,
@@ -141,7 +141,7 @@ def on_code_update(
 @event_parser(model=TriggerEvent)
 def lambda_handler(event: TriggerEvent, context: LambdaContext) -> dict[str, Any]:
     trigger = triggers.trigger_of(event.source, event.detail_type, event.detail)
-    now = datetime.now(UTC)
+    now = clock.now()
     if trigger.kind == "requested":
         return start(trigger.request, Clients.from_environment(), now)
     if trigger.kind == "code-update" and trigger.function_name and not automatic_rollouts():

@@ -25,7 +25,7 @@ MINIMAL: dict[str, Any] = {
 ARN = "arn:aws:lambda:eu-west-1:123456789012:function:orders-api"
 FIELDS = (
     "functionName, alias, version, codeSha256, strategy, alarms, hooks, checkIntervalSeconds,"
-    " createAlias"
+    " analysis, createAlias"
 )
 FUNCTION_FORMS = (
     "a function name (1-64 letters, digits, - or _) "

@@ -35,7 +35,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
+
+from rollouts.durations import human
 
 # Up to this many invocations in a window (target and baseline together), the
 # tail is summed exactly: at most about 10 ms, with big integers of 3,000 digits.
@@ -175,7 +179,12 @@ def fisher_p_value(target: Sample, baseline: Sample) -> float:
     return _tail_float(total, errors, target.invocations, target.errors)
 
 
-def judge(target: Sample, baseline: Sample | None, thresholds: Thresholds) -> Verdict:
+def judge(
+    target: Sample,
+    baseline: Sample | None,
+    thresholds: Thresholds,
+    metrics: tuple[Reading, ...] = (),
+) -> Verdict:
     """The verdict on the target over one window, by these rules.
 
     1. Fewer target invocations than ``min_invocations`` (or none) -> inconclusive,
@@ -191,6 +200,9 @@ def judge(target: Sample, baseline: Sample | None, thresholds: Thresholds) -> Ve
     5. ``max_duration_increase``: fail when target p99 / baseline p99 is above it:
        "target p99 900 ms is 3.00 times baseline 300 ms, above the 2x allowed";
        inconclusive when either p99 is unknown, or without a baseline as in 3.
+    6. each custom metric (``metrics``, a ``Reading`` each): fail when the target's
+       value is above its ``max``, or above ``max_increase`` times the baseline's;
+       inconclusive when a value it needs is missing (see ``check_metric``).
 
     Any failed check fails the verdict (its reason names every failed check);
     otherwise any inconclusive check makes it inconclusive; otherwise it passes,
@@ -227,6 +239,7 @@ def judge(target: Sample, baseline: Sample | None, thresholds: Thresholds) -> Ve
             target, baseline, thresholds.max_duration_increase, needed
         )
         checks.append(check)
+    checks += [check_metric(reading) for reading in metrics]
     outcome = Outcome.PASS
     for worst in (Outcome.FAIL, Outcome.INCONCLUSIVE):
         if any(result is worst for result, _ in checks):
@@ -406,3 +419,165 @@ def _sum_from(total: int, errors: int, draws: int, start: int, step: int) -> flo
         if ratio < 1 and term * ratio / (1 - ratio) <= _TAIL_PRECISION * share:
             break
     return min(1.0, math.exp(log_first + math.log(share)))
+
+
+# -- custom metrics -------------------------------------------------------------
+@dataclass(frozen=True)
+class Reading:
+    """One custom metric over the window: its statistic for the target and the baseline.
+
+    ``label`` names it in reasons (``Orders CheckoutFailures Sum``); ``maximum`` and
+    ``max_increase`` are the request's ``max`` and ``maxIncrease`` (at least one is
+    set); a value is None when CloudWatch had no datapoint for that version.
+    """
+
+    label: str
+    target: float | None
+    baseline: float | None
+    maximum: float | None = None
+    max_increase: float | None = None
+
+
+def check_metric(reading: Reading) -> tuple[Outcome, str]:
+    """A custom metric's check, both limits when both are set.
+
+    >>> check_metric(Reading("Orders Failures Sum", 12.0, 2.0, maximum=10.0))
+    (<Outcome.FAIL: 'fail'>, 'Orders Failures Sum 12 on the target, above the 10 allowed')
+    >>> check_metric(Reading("Orders Latency p90", 330.0, 300.0, max_increase=1.2))[0]
+    <Outcome.PASS: 'pass'>
+    >>> check_metric(Reading("Orders Latency p90", None, 300.0, max_increase=1.2))
+    (<Outcome.INCONCLUSIVE: 'inconclusive'>, 'Orders Latency p90: no target data')
+    """
+    name = reading.label
+    if reading.target is None:
+        return Outcome.INCONCLUSIVE, f"{name}: no target data"
+    value = reading.target
+    results: list[tuple[Outcome, str]] = []
+    if reading.maximum is not None:
+        if value > reading.maximum:
+            results.append(
+                (
+                    Outcome.FAIL,
+                    f"{name} {value:g} on the target, above the {reading.maximum:g} allowed",
+                )
+            )
+        else:
+            results.append(
+                (
+                    Outcome.PASS,
+                    f"{name} {value:g} on the target, within the {reading.maximum:g} allowed",
+                )
+            )
+    if reading.max_increase is not None:
+        limit = reading.max_increase
+        if reading.baseline is None:
+            results.append((Outcome.INCONCLUSIVE, f"{name}: no baseline data to compare with"))
+        else:
+            figures = f"{name} {value:g} on the target vs {reading.baseline:g} on the baseline"
+            # As a product: exact at the limit, and a zero baseline needs no division.
+            if value > limit * reading.baseline:
+                results.append((Outcome.FAIL, f"{figures}, above the {limit:g}x allowed"))
+            else:
+                results.append((Outcome.PASS, f"{figures}, within the {limit:g}x allowed"))
+    for worst in (Outcome.FAIL, Outcome.INCONCLUSIVE):
+        texts = [text for outcome, text in results if outcome is worst]
+        if texts:
+            return worst, "; ".join(texts)
+    return Outcome.PASS, "; ".join(text for _, text in results) or f"{name} {value:g}"
+
+
+# -- the window a step is judged by ---------------------------------------------
+# Lambda's metrics have one-minute resolution; a window starts on a minute.
+PERIOD_SECONDS = 60
+# Before a step's first verdict: a whole minute of its own traffic, and about a
+# minute more for Lambda to publish it.
+DEFAULT_SETTLE_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class Window:
+    """The minutes a verdict covers: from ``start`` (on a minute) to ``end`` (now).
+
+    ``period`` is the one CloudWatch period that spans it, in whole minutes, so
+    that each query answers a single datapoint for the whole window.
+    """
+
+    start: datetime
+    end: datetime
+
+    @property
+    def period(self) -> int:
+        seconds = (self.end - self.start).total_seconds()
+        return max(PERIOD_SECONDS, math.ceil(seconds / PERIOD_SECONDS) * PERIOD_SECONDS)
+
+
+def window(shifted_at: datetime, now: datetime, settle_seconds: int) -> Window | str:
+    """The window a step is judged by at ``now``, or why there is none yet.
+
+    It starts at the first whole minute after the step's own shift, so that no
+    minute of the step before (another weight, maybe another verdict) is counted,
+    and ends now. There is none until ``settle_seconds`` have passed since the
+    shift, nor before a whole minute of the step's own traffic.
+
+    Shift at 10:00:20, settle 120 s: at 10:02:00 "settling: 20 s before the first
+    verdict"; at 10:02:20 the window 10:01:00-10:02:20 (period 120 s).
+
+    >>> at = datetime(2026, 12, 1, 10, 0, 20)
+    >>> window(at, at + timedelta(seconds=100), 120)
+    'settling: 20 s before the first verdict'
+    >>> w = window(at, at + timedelta(seconds=120), 120)
+    >>> w.start.time(), w.end.time(), w.period
+    (datetime.time(10, 1), datetime.time(10, 2, 20), 120)
+    >>> print(window(at, at + timedelta(seconds=50), 0))
+    settling: no whole minute of this step's own traffic yet
+    """
+    left = settle_seconds - (now - shifted_at).total_seconds()
+    if left > 0:
+        return f"settling: {human(math.ceil(left))} before the first verdict"
+    start = shifted_at.replace(second=0, microsecond=0)
+    if start < shifted_at:
+        start += timedelta(seconds=PERIOD_SECONDS)
+    if (now - start).total_seconds() < PERIOD_SECONDS:
+        return "settling: no whole minute of this step's own traffic yet"
+    return Window(start, now)
+
+
+def settling(reason: str) -> Verdict:
+    """The verdict before a step has a window: inconclusive, saying why."""
+    return _verdict(Outcome.INCONCLUSIVE, reason, Sample(0, 0), None)
+
+
+def verdict_json(verdict: Verdict, dry_run: bool = False) -> dict[str, Any]:
+    """The verdict as the record, the status events and the console show it.
+
+    Numbers rounded for people (rates to 0.01 percent, p-values to 4 significant
+    digits); an infinite p99 ratio (a zero baseline p99) is left out.
+    """
+
+    def rate(value: float | None) -> float | None:
+        return None if value is None else round(value, 2)
+
+    shown: dict[str, Any] = {
+        "outcome": verdict.outcome.value,
+        "reason": verdict.reason,
+        "target": {
+            "invocations": verdict.target_invocations,
+            "errors": verdict.target_errors,
+            "errorRate": rate(verdict.target_error_rate),
+            "p99Ms": rate(verdict.target_p99_ms),
+        },
+    }
+    if verdict.baseline_invocations is not None:
+        shown["baseline"] = {
+            "invocations": verdict.baseline_invocations,
+            "errors": verdict.baseline_errors,
+            "errorRate": rate(verdict.baseline_error_rate),
+            "p99Ms": rate(verdict.baseline_p99_ms),
+        }
+    if verdict.p_value is not None:
+        shown["pValue"] = float(f"{verdict.p_value:.4g}")
+    if verdict.p99_ratio is not None and math.isfinite(verdict.p99_ratio):
+        shown["p99Ratio"] = round(verdict.p99_ratio, 3)
+    if dry_run:
+        shown["dryRun"] = True
+    return shown

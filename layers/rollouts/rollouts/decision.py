@@ -174,6 +174,28 @@ class Progress:
         return f"at step {self.step_index + 1} of {len(self.steps)} ({self.weight}% on the target)"
 
 
+class Inconclusive(StrEnum):
+    """What a step whose bake ended with an inconclusive verdict does (``inconclusive``)."""
+
+    PAUSE = "pause"
+    ROLL_BACK = "rollback"
+    CONTINUE = "continue"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The analysis's latest verdict on the live step (``rollouts.analysis``).
+
+    ``outcome`` is ``pass``, ``fail`` or ``inconclusive`` (settling included);
+    ``reason`` the verdict's words; ``inconclusive`` what a step whose bake has
+    ended does while the verdict is not a pass.
+    """
+
+    outcome: str
+    reason: str
+    inconclusive: Inconclusive = Inconclusive.PAUSE
+
+
 @dataclass(frozen=True)
 class Health:
     """What the last health check found."""
@@ -188,6 +210,8 @@ class Health:
     # e.g. "this rollout no longer holds the lock on orders-api:live": stop moving traffic,
     # and put the alias back (it is still the rollout's, or this would be drift).
     lock_lost: str | None = None
+    # The analysis's verdict on the live step; None without analysis (or in a dry run).
+    analysis: Judgement | None = None
 
 
 @dataclass(frozen=True)
@@ -229,12 +253,15 @@ def decide(
     1. drift -> STOP_ON_DRIFT (someone else owns the alias now; leave it alone);
     2. an abort request, or the alias lock lost -> ROLL_BACK;
     3. any alarm firing, or missing -> ROLL_BACK, naming every such alarm;
+       the analysis's verdict a fail -> ROLL_BACK, with the verdict's reason;
     4. promoted -> FINISH (the last look found nothing wrong);
     5. ``promote --full`` -> PROMOTE;
     6. paused -> BAKE, held (nothing moves, nothing bakes) until resumed;
     7. before the first shift -> SHIFT step 0, or PROMOTE when there are no steps;
-    8. a promote of the live step, or the live step has baked its time -> SHIFT the
-       next step, or PROMOTE after the last;
+    8. a promote of the live step -> SHIFT the next step, or PROMOTE after the last;
+       so does a live step that has baked its time, once the analysis (if any) passed
+       it; while its verdict is inconclusive it does what ``inconclusive`` says:
+       BAKE held until promoted (``pause``), ROLL_BACK, or go on (``continue``);
     9. a pause step until promoted -> BAKE, held;
     10. otherwise BAKE for the check interval or the bake remaining, whichever is shorter.
 
@@ -288,6 +315,11 @@ def decide(
             reason=f"alarm {missing} no longer exists, so health cannot be judged"
             f" {progress.where()}",
         )
+    judged = health.analysis
+    if judged is not None and judged.outcome == "fail" and not progress.promoted:
+        return decision(
+            Action.ROLL_BACK, reason=f"analysis failed {progress.where()}: {judged.reason}"
+        )
     if progress.promoted:
         return decision(Action.FINISH)
     if control.promote_full:
@@ -314,9 +346,19 @@ def decide(
             held=True,
         )
     remaining = step.bake_seconds - progress.baked_seconds
-    if remaining <= 0:
+    if remaining > 0:
+        return decision(Action.BAKE, wait_seconds=min(progress.check_interval_seconds, remaining))
+    if judged is None or judged.outcome == "pass" or judged.inconclusive == Inconclusive.CONTINUE:
         return after_live_step()
-    return decision(Action.BAKE, wait_seconds=min(progress.check_interval_seconds, remaining))
+    unjudged = f"analysis inconclusive {progress.where()} after its bake: {judged.reason}"
+    if judged.inconclusive == Inconclusive.ROLL_BACK:
+        return decision(Action.ROLL_BACK, reason=unjudged)
+    return decision(
+        Action.BAKE,
+        wait_seconds=hold,
+        reason=f"{unjudged}; holding until a verdict passes, or rollouts promote",
+        held=True,
+    )
 
 
 def wake_reason(

@@ -25,12 +25,13 @@ import binascii
 import json
 import re
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
+from rollouts.analysis import DEFAULT_SETTLE_SECONDS, Thresholds
 from rollouts.errors import ELLIPSIS, QUOTE_LENGTH, ValidationError, quote
 from rollouts.plan import (
     MAX_CHECK_INTERVAL_SECONDS,
@@ -73,6 +74,8 @@ _FUNCTION_FORMS = (
 
 # The error type our validators raise; its context carries the (field, message) pairs.
 _ERROR_TYPE = "rollouts_invalid"
+# The same from a nested model's validators: each field is relative to the error's location.
+_NESTED_ERROR_TYPE = "rollouts_invalid_here"
 
 
 def _fail(errors: Iterable[tuple[str, str]], omitted: int = 0) -> NoReturn:
@@ -365,6 +368,136 @@ class Hooks(BaseModel):
         return _hook_objects(value)
 
 
+# At most this many custom metrics: each is two more queries at every health check.
+MAX_METRICS = 10
+MAX_SETTLE_SECONDS = 3600
+_Percent = Annotated[float, Field(strict=True, ge=0, le=100, allow_inf_nan=False)]
+_Positive = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
+# A CloudWatch statistic: Sum, Average, Minimum, Maximum, SampleCount, or a percentile.
+_STATISTIC = r"Sum|Average|Minimum|Maximum|SampleCount|p(?:100|[1-9]?[0-9])(?:\.[0-9]{1,2})?"
+VERSION_PLACEHOLDER = "${version}"
+
+
+def _fail_here(field: str, message: str) -> NoReturn:
+    """Refuse a value inside a nested model: ``field`` is relative to where it is."""
+    raise PydanticCustomError(_NESTED_ERROR_TYPE, "{errors}", {"errors": [(field, message)]})
+
+
+def _statistic(value: object) -> str:
+    if not isinstance(value, str) or not re.fullmatch(_STATISTIC, value):
+        _fail_here(
+            "",
+            "must be Sum, Average, Minimum, Maximum, SampleCount or a percentile like p99,"
+            f" not {_show(value)}",
+        )
+    return value
+
+
+class MetricDimension(BaseModel):
+    """``{"name": "Version", "value": "${version}"}``: ``${version}`` is the version judged."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    name: Annotated[str, Field(strict=True, min_length=1, max_length=255)]
+    value: Annotated[str, Field(strict=True, min_length=1, max_length=1024)]
+
+    def for_version(self, version: str) -> dict[str, str]:
+        """CloudWatch's ``{"Name", "Value"}`` with ``${version}`` replaced."""
+        return {"Name": self.name, "Value": self.value.replace(VERSION_PLACEHOLDER, version)}
+
+
+class CustomMetric(BaseModel):
+    """A metric of your own, judged for the target and the baseline like Lambda's.
+
+    One of its dimensions (or more) must hold ``${version}``, so that each version
+    is read apart; ``max`` fails a target whose statistic is above it,
+    ``maxIncrease`` one above that many times the baseline's.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    namespace: Annotated[str, Field(strict=True, min_length=1, max_length=255)]
+    name: Annotated[str, Field(strict=True, min_length=1, max_length=255)]
+    dimensions: Annotated[tuple[MetricDimension, ...], Field(min_length=1, max_length=30)]
+    statistic: Annotated[str, PlainValidator(_statistic)] = "Sum"
+    max: Annotated[float | None, Field(strict=True, allow_inf_nan=False)] = None
+    max_increase: _Positive | None = Field(default=None, alias="maxIncrease")
+
+    @model_validator(mode="after")
+    def _judged_somehow(self) -> CustomMetric:
+        if self.max is None and self.max_increase is None:
+            _fail_here("", "give max, maxIncrease or both: a metric must be judged")
+        if not any(VERSION_PLACEHOLDER in d.value for d in self.dimensions):
+            _fail_here(
+                "dimensions",
+                "no dimension value holds ${version}: the target and the baseline"
+                " would be read as one",
+            )
+        return self
+
+    @property
+    def label(self) -> str:
+        """``Orders CheckoutFailures Sum``: how reasons name it."""
+        return f"{self.namespace} {self.name} {self.statistic}"
+
+
+class Analysis(BaseModel):
+    """Judge the target by its own traffic (``rollouts.analysis``), at every health check.
+
+    ``maxErrorRate`` (percent), ``compareToBaseline`` with ``confidence``,
+    ``maxP99DurationMs``, ``maxDurationIncrease``, custom ``metrics``; below
+    ``minInvocations`` a verdict is inconclusive, and a step whose bake ended
+    inconclusive does what ``inconclusive`` says; ``settleSeconds`` after each
+    shift before its first verdict; ``dryRun`` records verdicts and acts on none.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    max_error_rate: _Percent | None = Field(default=None, alias="maxErrorRate")
+    compare_to_baseline: Annotated[bool, Field(strict=True)] = Field(
+        default=False, alias="compareToBaseline"
+    )
+    confidence: Annotated[float, Field(strict=True, ge=0.5, lt=1, allow_inf_nan=False)] = 0.99
+    max_p99_duration_ms: _Positive | None = Field(default=None, alias="maxP99DurationMs")
+    max_duration_increase: _Positive | None = Field(default=None, alias="maxDurationIncrease")
+    min_invocations: Annotated[int, Field(strict=True, ge=0, le=1_000_000_000)] = Field(
+        default=0, alias="minInvocations"
+    )
+    inconclusive: Literal["pause", "rollback", "continue"] = "pause"
+    metrics: Annotated[tuple[CustomMetric, ...], Field(max_length=MAX_METRICS)] = ()
+    settle_seconds: Annotated[int, Field(strict=True, ge=0, le=MAX_SETTLE_SECONDS)] = Field(
+        default=DEFAULT_SETTLE_SECONDS, alias="settleSeconds"
+    )
+    dry_run: Annotated[bool, Field(strict=True)] = Field(default=False, alias="dryRun")
+
+    @model_validator(mode="after")
+    def _judges_something(self) -> Analysis:
+        judged = (
+            self.max_error_rate is not None
+            or self.compare_to_baseline
+            or self.max_p99_duration_ms is not None
+            or self.max_duration_increase is not None
+            or self.metrics
+        )
+        if not judged:
+            _fail_here(
+                "",
+                "judges nothing: give maxErrorRate, compareToBaseline,"
+                " maxP99DurationMs, maxDurationIncrease or metrics",
+            )
+        return self
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(
+            max_error_rate=self.max_error_rate,
+            compare_to_baseline=self.compare_to_baseline,
+            confidence=self.confidence,
+            max_p99_duration_ms=self.max_p99_duration_ms,
+            max_duration_increase=self.max_duration_increase,
+            min_invocations=self.min_invocations,
+        )
+
+
 class RolloutRequest(BaseModel):
     """A validated execution input; ``strategy`` is already parsed."""
 
@@ -388,6 +521,7 @@ class RolloutRequest(BaseModel):
     check_interval_seconds: Annotated[int | None, PlainValidator(_check_interval)] = Field(
         default=None, alias="checkIntervalSeconds"
     )
+    analysis: Analysis | None = Field(default=None, alias="analysis")
     # A first deploy: create the alias (a missing alias is refused without it).
     create_alias: Annotated[bool | None, PlainValidator(_create_alias)] = Field(
         default=None, alias="createAlias"
@@ -411,6 +545,8 @@ class RolloutRequest(BaseModel):
             omitted += error.omitted
         except ValueError:  # an integer with more digits than Python converts
             errors.append(("strategy", f"holds {_HUGE}"))
+        else:
+            errors += _analysis_fits(self.analysis, self.steps)
         if errors:
             _fail(errors, omitted)
         return self
@@ -426,6 +562,25 @@ class RolloutRequest(BaseModel):
         return check_interval_for(self.steps, self.check_interval_seconds)
 
 
+def _analysis_fits(analysis: Analysis | None, steps: tuple[Step, ...]) -> list[tuple[str, str]]:
+    """Why ``analysis`` cannot judge these steps: none to judge, or a bake shorter than
+    the settle delay (that step would never get a verdict)."""
+    if analysis is None:
+        return []
+    if not steps:
+        return [("analysis", "the strategy moves all traffic at once: no step to judge")]
+    for number, step in enumerate(steps, 1):
+        if not step.pause and step.bake_seconds < analysis.settle_seconds:
+            return [
+                (
+                    "analysis.settleSeconds",
+                    f"{analysis.settle_seconds} s is longer than step {number}'s bake of"
+                    f" {step.bake_seconds} s: that step would never get a verdict",
+                )
+            ]
+    return []
+
+
 def _accepted(model: type[BaseModel]) -> str:
     """The fields a request may hold (not the ones the model fills in itself)."""
     return ", ".join(
@@ -435,7 +590,7 @@ def _accepted(model: type[BaseModel]) -> str:
 
 _CAMEL = {
     name: info.alias or name
-    for model in (RolloutRequest, Hooks)
+    for model in (RolloutRequest, Hooks, Analysis, CustomMetric, MetricDimension)
     for name, info in model.model_fields.items()
 }
 
@@ -488,18 +643,35 @@ def _pairs(error: PydanticValidationError) -> tuple[list[tuple[str, str]], int]:
             # Paths our validators (and the strategy's) built, with keys as sent.
             pairs.extend((_short_path(str(f)), str(m)) for f, m in ctx["errors"])
             omitted += int(ctx.get("omitted") or 0)
+        elif kind == _NESTED_ERROR_TYPE:
+            for relative, message in ctx["errors"]:
+                here = ".".join(part for part in (field, str(relative)) if part)
+                pairs.append((_short_path(here or "input"), str(message)))
         elif kind == "missing":
             pairs.append((field, "required"))
         elif kind == "extra_forbidden":
-            model = Hooks if loc[:1] == ("hooks",) else RolloutRequest
+            model = _model_at(loc[:-1])
             pairs.append((field, f"unknown field; accepted: {_accepted(model)}"))
         elif kind in ("model_type", "model_attributes_type", "dict_type"):
-            model = Hooks if loc else RolloutRequest
+            model = _model_at(loc)
             pairs.append((field or "input", f"must be a JSON object with {_accepted(model)}"))
         else:
             # pydantic's own words, which may quote the input: kept short.
             pairs.append((field or "input", _short_message(str(item["msg"]))))
     return [(field, _short_numbers(message)) for field, message in pairs], omitted
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel]:
+    """The model that the object at ``loc`` is validated by: ``("analysis",)`` -> Analysis."""
+    names = [part for part in loc if isinstance(part, str)]
+    if not names:
+        return RolloutRequest
+    if names[0] == "hooks":
+        return Hooks
+    if names[0] != "analysis":
+        return RolloutRequest
+    nested: dict[int, type[BaseModel]] = {1: Analysis, 2: CustomMetric}
+    return nested.get(len(names), MetricDimension)
 
 
 def _short_message(message: str) -> str:

@@ -52,9 +52,14 @@ def status_detail(
     state: RolloutState | None,
     now: datetime,
     reason: str | None = None,
+    analysis: dict[str, Any] | None = None,
     **known: Any,
 ) -> dict[str, Any]:
-    """The event detail for ``phase``; ``known`` fills fields when there is no state (refusals)."""
+    """The event detail for ``phase``; ``known`` fills fields when there is no state (refusals).
+
+    ``analysis`` is the verdict the event is about (a ``shifted`` event: the one that
+    let the step before end); else the state's latest verdict, when it has one.
+    """
     detail: dict[str, Any] = {
         "rolloutId": known.get("rolloutId"),
         "phase": phase.value,
@@ -84,6 +89,10 @@ def status_detail(
             weight=weight,
             executionArn=state.execution_arn,
         )
+        if analysis is None:
+            analysis = state.verdict
+    if analysis is not None:
+        detail["analysis"] = analysis
     return detail
 
 

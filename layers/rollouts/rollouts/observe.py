@@ -173,4 +173,5 @@ def health(state: RolloutState, seen: Observation) -> Health:
         lock_lost=None
         if seen.lock_holder is not None
         else f"this rollout no longer holds the lock on {state.lock_key}",
+        analysis=state.judgement(),
     )

@@ -14,9 +14,10 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from rollouts import clock
 from rollouts.aws import aws_errors
 from rollouts.errors import (
     AwsError,
@@ -110,7 +111,7 @@ def start_rollout(
                 status_detail(
                     Phase.REFUSED,
                     None,
-                    datetime.now(UTC),
+                    clock.now(),
                     reason=str(error),
                     functionName=known.get("functionName"),
                     alias=known.get("alias"),

@@ -11,7 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 from pydantic.alias_generators import to_camel
 
-from rollouts.decision import Action, Decision, Progress, Routing
+from rollouts.decision import Action, Decision, Inconclusive, Judgement, Progress, Routing
+from rollouts.models import Analysis
 from rollouts.strategy import Step
 
 
@@ -104,6 +105,22 @@ class RolloutState(_Model):
     pin_alias: str | None = None
     # The execution's output, set by FinishRollout.
     outcome: dict[str, Any] | None = None
+    # Judge the target by its own traffic at every health check (``rollouts.analysis``).
+    analysis: Analysis | None = None
+    # When the live weight was set (to the microsecond): a step is judged from then on.
+    shifted_at: str | None = None
+    # The latest verdict on the live step (``analysis.verdict_json``); None after a shift.
+    verdict: dict[str, Any] | None = None
+
+    def judgement(self) -> Judgement | None:
+        """The latest verdict as the decision weighs it: None without one, or in a dry run."""
+        if self.analysis is None or self.analysis.dry_run or self.verdict is None:
+            return None
+        return Judgement(
+            outcome=str(self.verdict["outcome"]),
+            reason=str(self.verdict.get("reason", "")),
+            inconclusive=Inconclusive(self.analysis.inconclusive),
+        )
 
     @property
     def plan(self) -> tuple[Step, ...]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -71,6 +72,15 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda d: int(d) if d == int(d) else float(d)))
 
 
+def storable(value: Any) -> Any:
+    """``value`` with its floats as Decimals, which DynamoDB takes (it refuses floats).
+
+    >>> storable({"rate": 21.5, "count": 3})
+    {'rate': Decimal('21.5'), 'count': 3}
+    """
+    return json.loads(json.dumps(value), parse_float=Decimal)
+
+
 def _busy(alias_key: str, holder: dict[str, Any]) -> RolloutInProgressError:
     return RolloutInProgressError(
         f"{alias_key} is being rolled out by {holder.get('rolloutId', 'another rollout')}"
@@ -112,6 +122,9 @@ class RolloutStore:
 
     def _conditional(self, call: Callable[..., Any], **request: Any) -> bool:
         """Make a conditional write; False when its condition did not hold."""
+        for part in ("Item", "ExpressionAttributeValues"):
+            if part in request:
+                request[part] = storable(request[part])
         try:
             with aws_errors():
                 try:

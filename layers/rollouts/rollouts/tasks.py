@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from rollouts.aliases import Alarms, AliasConfig, FunctionInfo, InvocationTimeoutError, Lambda
+from rollouts.analysis import judge, settling, verdict_json, window
 from rollouts.aws import HOOK_READ_TIMEOUT_SECONDS, client, table
 from rollouts.decision import (
     Action,
@@ -75,6 +76,7 @@ from rollouts.store import (
     RolloutStore,
     bounded,
 )
+from rollouts.traffic import Traffic
 from rollouts.wake import ALARM_FIRING, WOKEN_BY, end_wait
 
 HOOK_EVENTS = ("PreTraffic", "PostTraffic")
@@ -126,6 +128,8 @@ class Services:
     hook_answers: Any = None
     # The functions this stack may roll out and invoke as hooks (its prefix parameters).
     scope: Scope = dataclasses.field(default_factory=Scope.from_environment)
+    # Each version's own traffic (Lambda's metrics), for the analysis; None: no analysis.
+    traffic: Traffic | None = None
 
     def still_running(self, execution_arn: str) -> bool:
         """Whether the execution may still act (True when it cannot be told)."""
@@ -145,6 +149,7 @@ class Services:
             events=StatusEvents(client("events")),
             hooks=Lambda(client("lambda", read_timeout=HOOK_READ_TIMEOUT_SECONDS)),
             sfn=client("stepfunctions"),
+            traffic=Traffic(client("cloudwatch")),
             hook_answers=DynamoDBPersistenceLayer(
                 table_name=os.environ["TABLE_NAME"],
                 key_attr="pk",
@@ -338,6 +343,8 @@ def _plan(
         else HookNames(),
         alias_revision_id=baseline.revision_id if baseline else None,
         code_sha256=request.code_sha256,
+        # A first deploy has no baseline beside it, nor any step to judge.
+        analysis=request.analysis if steps else None,
         pin_alias=pin_name(rollout_id)
         if baseline is not None and baseline.version != "$LATEST"
         else None,
@@ -853,7 +860,11 @@ def shift(state: RolloutState, services: Services, now: datetime) -> RolloutStat
         return _judged(state, progress, _seen(state, services), now)
     if isinstance(written, str):
         return _decided(state, state.progress(), Health(drift=written), now)
+    passed = state.verdict  # the verdict that let the step before end, if any
     state = state.with_(alias_revision_id=written.revision_id)
+    if step.weight != state.weight or state.shifted_at is None:
+        # A new weight: its own window, and no verdict yet (a pause step keeps both).
+        state = state.with_(shifted_at=_since(now), verdict=None)
     state = _decided(state, state.progress().at_step(index), Health(), now, seen.control)
     saved = state
     try:
@@ -879,7 +890,9 @@ def shift(state: RolloutState, services: Services, now: datetime) -> RolloutStat
         return _judged(saved, progress, _seen(saved, services), now)
     asked_by = promoter(seen.record, index - 1)
     shifted_why = f"promoted by {asked_by}" if asked_by else None
-    services.events.emit(status_detail(Phase.SHIFTED, state, now, reason=shifted_why))
+    services.events.emit(
+        status_detail(Phase.SHIFTED, state, now, reason=shifted_why, analysis=passed)
+    )
     _announce_hold(False, state, seen.record, services, now)  # a pause step holds now
     return state
 
@@ -974,15 +987,57 @@ def baked_seconds(state: RolloutState, wake: dict[str, Any] | None, now: datetim
     return max(0, min(state.wait_seconds, elapsed))
 
 
+def _analysed(state: RolloutState, services: Services, now: datetime) -> dict[str, Any] | None:
+    """The analysis's verdict on the live step now (``analysis.verdict_json``), or None.
+
+    None without analysis, before the first shift and after promotion (there is
+    no baseline beside the target then). Observes the window since the step's own
+    shift (none while settling), then judges it (pure).
+    """
+    analysis = state.analysis
+    if analysis is None or state.step_index < 0 or state.promoted or state.shifted_at is None:
+        return None
+    found = window(datetime.fromisoformat(state.shifted_at), now, analysis.settle_seconds)
+    if isinstance(found, str):
+        verdict = settling(found)
+        span: dict[str, Any] = {}
+    else:
+        if services.traffic is None:
+            raise ValueError("analysis needs the services' traffic reader")
+        seen = services.traffic.read(
+            state.function_name,
+            state.alias,
+            str(state.target_version),
+            str(state.baseline_version),
+            found,
+            analysis.metrics,
+        )
+        verdict = judge(seen.target, seen.baseline, analysis.thresholds(), seen.readings)
+        span = {"window": {"start": _iso(found.start), "end": _iso(found.end)}}
+    shown = verdict_json(verdict, dry_run=analysis.dry_run)
+    return {
+        **shown,
+        "reason": bounded(shown["reason"]),
+        "at": _iso(now),
+        "step": state.step_index + 1,
+        **span,
+    }
+
+
 def check(
     state: RolloutState, services: Services, now: datetime, wake: dict[str, Any] | None = None
 ) -> RolloutState:
     """After a bake's wait (``wake``: what ended it): observe, then decide.
 
-    Reads the alarms, people's requests and the alias.
+    Reads the alarms, people's requests, the alias and, with ``analysis``, both
+    versions' own traffic since the live step's shift (its verdict is recorded on
+    the check and the state, and decided on unless it is a dry run).
     """
     progress = state.progress().after_wait(baked_seconds(state, wake, now))
     seen = _seen(state, services)
+    verdict = _analysed(state, services, now)
+    if verdict is not None:
+        state = state.with_(verdict=verdict)
     health = health_of(state, seen)
     if seen.alias is not None and health.drift is None:
         # Same routing under a new RevisionId (someone re-saved the alias): still ours.
@@ -1013,6 +1068,7 @@ def check(
             **({"wokenBy": bounded(str(woken), 300)} if woken else {}),
             **({"held": True} if state.held else {}),
             **({"reason": bounded(state.reason)} if state.reason else {}),
+            **({"analysis": verdict} if verdict is not None else {}),
         },
         state.as_json(),
         _iso(now),

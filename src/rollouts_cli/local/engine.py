@@ -25,7 +25,7 @@ from moto.awslambda import models as lambda_models
 from moto.core.config import default_user_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from rollouts_cli.local import corrections, timescale
+from rollouts_cli.local import clock, corrections, timescale
 from rollouts_cli.local.deploy import Stack, deploy, project_root
 from rollouts_cli.local.faults import faults, invoked_as
 from rollouts_cli.local.runtime import InProcessRuntime, LambdaContext
@@ -129,6 +129,7 @@ def _install() -> None:
             lambda record: not record.getMessage().startswith("No Moto CloudFormation support")
         )
         warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
+        clock.install()
         corrections.apply_all()
         faults.install()
         lambda_models.LambdaFunction._invoke_lambda = _invoke_in_process

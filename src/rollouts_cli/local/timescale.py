@@ -20,6 +20,10 @@ lasts ``scaled(declared)`` real seconds, with no floor: at scale 0 it takes only
 a token sent before it began (by the invoked function itself), and a bake task
 woken by SendTaskSuccess ends when it is woken. Without a declared timeout the
 wait is not bounded, as in moto. StopExecution ends the wait at once.
+
+Timestamps follow the waits: ``set_time_scale`` sets the rate of the engine's
+clock (``clock``), which every handler in the engine reads, so a compressed
+300 s wait is 300 s by every timestamp too.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ from moto.stepfunctions.parser.asl.eval.callback.callback import (
 )
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 
+from rollouts_cli.local import clock
+
 # How often a token wait looks whether its execution is still running (StopExecution).
 _STOP_POLL_SECONDS = 0.05
 
@@ -63,6 +69,8 @@ def set_time_scale(scale: float) -> None:
     if scale < 0:
         raise ValueError("time scale must be >= 0")
     _scale = float(scale)
+    # Timestamps follow the waits: at scale 0.01 the engine's clock runs 100 times faster.
+    clock.set_rate(clock.rate_for(_scale))
     _install()
 
 
