@@ -195,6 +195,11 @@ def _describe_alarms(params: Mapping[str, Any], where: Where) -> list[IamRequest
     ]
 
 
+def _get_metric_data(params: Mapping[str, Any], where: Where) -> list[IamRequest]:
+    """GetMetricData names no resource: IAM checks ``*``."""
+    return [IamRequest("cloudwatch:GetMetricData", "*")]
+
+
 def _put_events(params: Mapping[str, Any], where: Where) -> list[IamRequest]:
     requests: list[IamRequest] = []
     for entry in params["Entries"]:
@@ -241,6 +246,7 @@ _MAPPERS: dict[tuple[str, str], _Mapper] = {
     ("dynamodb", "Query"): _query,
     ("dynamodb", "BatchWriteItem"): _batch_write,
     ("cloudwatch", "DescribeAlarms"): _describe_alarms,
+    ("cloudwatch", "GetMetricData"): _get_metric_data,
     ("events", "PutEvents"): _put_events,
     ("stepfunctions", "StartExecution"): _states("StartExecution", "stateMachineArn"),
     ("stepfunctions", "DescribeExecution"): _states("DescribeExecution", "executionArn"),

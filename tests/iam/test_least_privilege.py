@@ -338,6 +338,21 @@ def run_every_path(plane: ControlPlane) -> None:
         )
         assert rollouts.wait(arn).error == "RolledBack"
 
+        # Analysis: CheckHealth reads both versions' own traffic (GetMetricData), and an
+        # inconclusive step (no traffic here) goes on as asked.
+        target = Target(engine, _name("lp-analysis"))
+        ended = rollouts.run(
+            {
+                "functionName": target.name,
+                "alias": "live",
+                "version": "2",
+                "strategy": {"steps": [{"weight": 50, "bakeSeconds": 180}]},
+                "checkIntervalSeconds": 60,
+                "analysis": {"maxErrorRate": 5, "settleSeconds": 60, "inconclusive": "continue"},
+            }
+        )
+        assert ended.status == "SUCCEEDED", ended.cause
+
         # The API's pause and resume: CheckHealth announces the hold (paused, resumed).
         target = Target(engine, _name("lp-paused"))
         arn = rollouts.start(

@@ -31,6 +31,8 @@ from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser import models as sfn_parser_models
 from moto.stepfunctions.parser.backend import execution as sfn_execution
 
+from rollouts_cli.local import metrics
+
 _applied: set[str] = set()
 _lock = threading.Lock()
 
@@ -291,7 +293,8 @@ def invoke_qualifier_and_weights() -> None:
     ``Qualifier``, so ``Invoke(FunctionName=f, Qualifier="7")`` ran $LATEST.
     An alias with ``AdditionalVersionWeights`` runs the additional version with
     that probability on AWS, and the response names the version that ran
-    (``X-Amz-Executed-Version``); moto always ran the primary version.
+    (``X-Amz-Executed-Version``); moto always ran the primary version. The
+    invocation's metrics (``metrics.lambda_metrics``) learn here what was invoked.
     """
     if not _once("invoke_qualifier_and_weights"):
         return
@@ -313,11 +316,15 @@ def invoke_qualifier_and_weights() -> None:
         response_headers: Any,
     ) -> Any:
         name, qualifier = _split_qualifier(function_name, qualifier)
+        requested, alias_name = qualifier, None
         if qualifier and not qualifier.isdigit() and qualifier != "$LATEST":
             alias = self._lambdas.get_alias(qualifier, name)
+            alias_name = qualifier
             qualifier = _pick_version(alias.function_version, alias.routing_config)
         fn = self.get_function(name, qualifier)
-        payload = fn.invoke(body, headers, response_headers)
+        # Its metrics name what the caller invoked, and the version that ran (lambda_metrics).
+        with metrics.invoked_through(requested, alias_name):
+            payload = fn.invoke(body, headers, response_headers)
         response_headers["x-amz-executed-version"] = str(fn.version)
         response_headers["Content-Length"] = str(len(payload))
         return payload
@@ -994,6 +1001,11 @@ CORRECTIONS: tuple[Callable[[], None], ...] = (
     lambda_task_service_errors,
     cloudformation_event_buses,
     alarm_state_change_events,
+    metrics.lambda_metrics,
+    metrics.percentile_statistics,
+    metrics.metric_queries_keep_namespace,
+    metrics.metric_math_arithmetic,
+    metrics.metrics_delay,
 )
 
 
