@@ -130,7 +130,9 @@ def results(
 def recent(cloudwatch: Any, queries: list[dict[str, Any]]) -> dict[str, float | None]:
     """Each query's one value over the last few minutes and the next (one hour-long period)."""
     now = clock.now()
-    found = results(cloudwatch, queries, minute(now) - timedelta(minutes=5), now + timedelta(minutes=5))
+    found = results(
+        cloudwatch, queries, minute(now) - timedelta(minutes=5), now + timedelta(minutes=5)
+    )
     answers: dict[str, float | None] = {}
     for query_id, points in found.items():
         assert len(points) <= 1, points
@@ -173,7 +175,7 @@ def test_a_weighted_alias_counts_invocations_per_executed_version(
     )
     ran = Counter[str]()
     for _ in range(60):
-        answer = lambda_client.invoke(FunctionName=versioned, Qualifier="live")
+        answer = lambda_client.invoke(FunctionName=versioned, Qualifier="live", Payload=b"{}")
         ran[str(answer["ExecutedVersion"])] += 1
     # 60 fair coin flips: both versions ran (all on one side: about 1e-18).
     assert set(ran) == {"1", "2"}
@@ -182,7 +184,9 @@ def test_a_weighted_alias_counts_invocations_per_executed_version(
     found = recent(
         cloudwatch,
         [
-            stat_query(f"v{v}", "Invocations", dims(versioned, Resource=resource, ExecutedVersion=v))
+            stat_query(
+                f"v{v}", "Invocations", dims(versioned, Resource=resource, ExecutedVersion=v)
+            )
             for v in ("1", "2")
         ]
         + [
@@ -225,10 +229,10 @@ def test_each_invocation_publishes_lambdas_dimension_sets_and_units(
     lambda_client: Any, cloudwatch: Any, versioned: str
 ) -> None:
     invoke(lambda_client, versioned)  # unqualified: $LATEST
-    lambda_client.invoke(FunctionName=versioned, Qualifier="1")
-    lambda_client.invoke(FunctionName=f"{versioned}:1")
+    lambda_client.invoke(FunctionName=versioned, Qualifier="1", Payload=b"{}")
+    lambda_client.invoke(FunctionName=f"{versioned}:1", Payload=b"{}")
     lambda_client.create_alias(FunctionName=versioned, Name="live", FunctionVersion="2")
-    lambda_client.invoke(FunctionName=versioned, Qualifier="live")
+    lambda_client.invoke(FunctionName=versioned, Qualifier="live", Payload=b"{}")
 
     found = recent(
         cloudwatch,
@@ -255,12 +259,17 @@ def test_each_invocation_publishes_lambdas_dimension_sets_and_units(
     assert found == {"function": 4, "version": 2, "alias": 1, "executed": 1, "no_alias": None}
 
     units = {
-        metric: {point["Unit"] for point in statistics(cloudwatch, metric, dims(versioned), Statistics=["Sum"])}
+        metric: {
+            point["Unit"]
+            for point in statistics(cloudwatch, metric, dims(versioned), Statistics=["Sum"])
+        }
         for metric in ("Invocations", "Errors", "Duration")
     }
     assert units == {"Invocations": {"Count"}, "Errors": {"Count"}, "Duration": {"Milliseconds"}}
     listed = cloudwatch.list_metrics(Namespace=NAMESPACE, MetricName="Throttles")["Metrics"]
-    assert not [m for m in listed if {"Name": "FunctionName", "Value": versioned} in m["Dimensions"]]
+    assert not [
+        m for m in listed if {"Name": "FunctionName", "Value": versioned} in m["Dimensions"]
+    ]
 
 
 def test_tasks_of_a_state_machine_publish_their_invocations(
@@ -335,8 +344,8 @@ def test_a_dry_run_publishes_nothing(
     lambda_client: Any, cloudwatch: Any, make_function: Callable[..., str]
 ) -> None:
     name = make_function(SOURCE.format(code=1), prefix="dryrun")
-    lambda_client.invoke(FunctionName=name, InvocationType="DryRun")
-    lambda_client.invoke(FunctionName=name, InvocationType="Event")
+    lambda_client.invoke(FunctionName=name, InvocationType="DryRun", Payload=b"{}")
+    lambda_client.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
 
     assert total(cloudwatch, "Invocations", dims(name)) == 1
 
@@ -441,10 +450,23 @@ def test_a_statistic_set_has_percentiles_only_when_it_is_one_value(
 
     namespace, dimensions = known_values([{"Value": 3.0}, spread])
     (point,) = statistics(
-        cloudwatch, "Latency", dimensions, namespace=namespace, Statistics=["Sum"], ExtendedStatistics=["p50"]
+        cloudwatch,
+        "Latency",
+        dimensions,
+        namespace=namespace,
+        Statistics=["Sum"],
+        ExtendedStatistics=["p50"],
     )
     assert point["Sum"] == 13
     assert "ExtendedStatistics" not in point or not point["ExtendedStatistics"]
+    found = recent(
+        cloudwatch,
+        [
+            stat_query("p50", "Latency", dimensions, stat="p50", namespace=namespace),
+            stat_query("sum", "Latency", dimensions, namespace=namespace),
+        ],
+    )
+    assert found == {"p50": None, "sum": 13}
 
 
 def test_an_extended_statistic_that_is_no_percentile_is_refused(cloudwatch: Any) -> None:
@@ -466,7 +488,12 @@ def test_a_query_reads_only_its_own_namespace(
     cloudwatch.put_metric_data(
         Namespace=shadow,
         MetricData=[
-            {"MetricName": "Invocations", "Dimensions": dims(name), "Value": 100.0, "Timestamp": clock.now()}
+            {
+                "MetricName": "Invocations",
+                "Dimensions": dims(name),
+                "Value": 100.0,
+                "Timestamp": clock.now(),
+            }
         ],
     )
 
@@ -478,7 +505,9 @@ def test_a_query_reads_only_its_own_namespace(
         ],
     )
     assert found == {"lambda": 3, "shadow": 100}
-    assert [p["Sum"] for p in statistics(cloudwatch, "Invocations", dims(name), Statistics=["Sum"])] == [3]
+    assert [
+        p["Sum"] for p in statistics(cloudwatch, "Invocations", dims(name), Statistics=["Sum"])
+    ] == [3]
 
 
 def test_a_query_reads_exactly_its_dimension_set_in_any_order(
@@ -486,7 +515,7 @@ def test_a_query_reads_exactly_its_dimension_set_in_any_order(
 ) -> None:
     lambda_client.create_alias(FunctionName=versioned, Name="live", FunctionVersion="1")
     for _ in range(5):
-        lambda_client.invoke(FunctionName=versioned, Qualifier="live")
+        lambda_client.invoke(FunctionName=versioned, Qualifier="live", Payload=b"{}")
     executed = dims(versioned, Resource=f"{versioned}:live", ExecutedVersion="1")
 
     found = recent(
@@ -500,7 +529,9 @@ def test_a_query_reads_exactly_its_dimension_set_in_any_order(
     )
     assert found == {"given": 5, "reversed": 5, "rotated": 5, "partial": None}
     # {FunctionName} is its own metric: the Resource and ExecutedVersion datums are not in it.
-    assert [p["Sum"] for p in statistics(cloudwatch, "Invocations", dims(versioned), Statistics=["Sum"])] == [5]
+    assert [
+        p["Sum"] for p in statistics(cloudwatch, "Invocations", dims(versioned), Statistics=["Sum"])
+    ] == [5]
     assert [
         p["Sum"]
         for p in statistics(cloudwatch, "Invocations", list(reversed(executed)), Statistics=["Sum"])
@@ -529,9 +560,11 @@ def test_metric_math_computes_a_rate_on_the_timestamps_both_series_have(cloudwat
         cloudwatch,
         [
             stat_query("errors", "Errors", [], period=60, namespace=namespace, ReturnData=False),
-            stat_query("invocations", "Invocations", [], period=60, namespace=namespace, ReturnData=False),
+            stat_query(
+                "invocations", "Invocations", [], period=60, namespace=namespace, ReturnData=False
+            ),
             {"Id": "rate", "Expression": "100 * errors / invocations"},
-            {"Id": "ok", "Expression": "(invocations - errors) / (invocations + 0) * 100"},
+            {"Id": "ok", "Expression": "100 * (invocations - errors) / (invocations + 0)"},
             {"Id": "negated", "Expression": "-errors + 1"},
             {"Id": "of_rate", "Expression": "rate / 100"},
         ],
@@ -593,14 +626,23 @@ def test_timestamps_ahead_of_the_wall_clock_are_kept_and_answered(
     invoke(lambda_client, name)
     cloudwatch.put_metric_data(
         Namespace=f"Custom/Ahead-{name}",
-        MetricData=[{"MetricName": "Invocations", "Dimensions": dims(name), "Value": 4.0, "Timestamp": clock.now()}],
+        MetricData=[
+            {
+                "MetricName": "Invocations",
+                "Dimensions": dims(name),
+                "Value": 4.0,
+                "Timestamp": clock.now(),
+            }
+        ],
     )
 
     found = results(
         cloudwatch,
         [
             stat_query("lambda", "Invocations", dims(name), period=60),
-            stat_query("put", "Invocations", dims(name), period=60, namespace=f"Custom/Ahead-{name}"),
+            stat_query(
+                "put", "Invocations", dims(name), period=60, namespace=f"Custom/Ahead-{name}"
+            ),
         ],
         minute(clock.now()) - timedelta(minutes=2),
         clock.now() + timedelta(minutes=2),
@@ -644,7 +686,9 @@ def test_a_datapoint_shows_only_once_the_delay_has_passed(
     invoke(lambda_client, name, fail=True)
     cloudwatch.put_metric_data(
         Namespace=custom,
-        MetricData=[{"MetricName": "Orders", "Dimensions": [], "Value": 5.0, "Timestamp": invoked_at}],
+        MetricData=[
+            {"MetricName": "Orders", "Dimensions": [], "Value": 5.0, "Timestamp": invoked_at}
+        ],
     )
     window = (minute(invoked_at) - timedelta(minutes=1), invoked_at + timedelta(hours=1))
     queries = [
@@ -666,10 +710,10 @@ def test_a_datapoint_shows_only_once_the_delay_has_passed(
         return [point["Sum"] for point in answer["Datapoints"]]
 
     # Published, but not yet 600 engine seconds ago (the clock runs at the wall clock's rate).
-    assert clock.rate() == 1.0
-    before = results(cloudwatch, queries, *window)
-    assert before == {"invocations": {}, "errors": {}, "orders": {}}
-    assert statistics_now() == []
+    with clock_rate(1.0):
+        before = results(cloudwatch, queries, *window)
+        assert before == {"invocations": {}, "errors": {}, "orders": {}}
+        assert statistics_now() == []
 
     advance_clock(600)
     after = results(cloudwatch, queries, *window)
@@ -677,5 +721,8 @@ def test_a_datapoint_shows_only_once_the_delay_has_passed(
     assert [list(points.values()) for points in after.values()] == [[1.0], [1.0], [5.0]]
     assert statistics_now() == [1.0]
     # Timestamped at the invocation, not at the moment it became visible.
-    (stamp,) = after["invocations"]
-    assert stamp == minute(invoked_at).astimezone(UTC) - timedelta(minutes=1)
+    by_minute = results(
+        cloudwatch, [stat_query("m", "Invocations", dims(name), period=60)], *window
+    )["m"]
+    (stamp,) = by_minute
+    assert minute(invoked_at) <= stamp < invoked_at + timedelta(minutes=1)

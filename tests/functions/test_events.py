@@ -39,9 +39,14 @@ VALID = {
     "explicit-steps.json": (None, [5, 25, 50], "7"),
     "publish-latest.json": ("Canary10Percent10Minutes", [10], None),
     "first-deploy.json": ("Canary10Percent5Minutes", [10], "1"),
+    "analysis.json": (None, [10, 50], "7"),
 }
 
 INVALID = {
+    "analysis-error-rate-over-100.json": "analysis.maxErrorRate",
+    "analysis-metric-without-version.json": "analysis.metrics[0].dimensions",
+    # A 60 s bake is shorter than the default 120 s settle: no step would get a verdict.
+    "analysis-settle-longer-than-bake.json": "analysis.settleSeconds",
     "bad-strategy.json": "strategy",
     "check-interval-zero.json": "checkIntervalSeconds",
     "code-sha256-hex.json": "codeSha256",  # a hex digest: Lambda's CodeSha256 is base64
@@ -227,9 +232,16 @@ def test_the_task_samples_follow_one_another_through_the_handlers(aws, tasks, ho
         expected = dict(load(TASKS / sample)["rollout"])
 
         def comparable(rollout: dict[str, Any]) -> dict[str, Any]:
-            # The revision and the moment a bake began differ from run to run.
+            # The revision and the moments a bake began and a step shifted differ from run
+            # to run.
             began = rollout.get("bakeStartedAt") is not None
-            return {**rollout, "aliasRevisionId": None, "bakeStartedAt": began}
+            shifted = rollout.get("shiftedAt") is not None
+            return {
+                **rollout,
+                "aliasRevisionId": None,
+                "bakeStartedAt": began,
+                "shiftedAt": shifted,
+            }
 
         assert comparable(state) == comparable(expected)
 

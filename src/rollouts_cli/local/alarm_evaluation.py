@@ -233,7 +233,8 @@ def low_sample_minimum(fraction: float) -> float:
     """Samples a percentile needs to be significant: 10/(1-p) from p 0.5, 10/p below."""
     if fraction <= 0 or fraction >= 1:
         return 0.0
-    return 10 / (1 - fraction) if fraction >= 0.5 else 10 / fraction
+    exact = Decimal(repr(fraction))  # 10 / (1 - 0.9) is 100, not 100.00000000000003
+    return float(10 / (1 - exact) if exact >= Decimal("0.5") else 10 / exact)
 
 
 def aggregate(samples: Sequence[Sample], statistic: str) -> Datapoint | None:

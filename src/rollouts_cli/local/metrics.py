@@ -170,7 +170,9 @@ def percentile_statistics() -> None:
     of GetMetricStatistics' ``ExtendedStatistics`` (``p0.0`` to ``p100``, in each
     datapoint's ``ExtendedStatistics``). moto's ``get_statistics_for_type`` knew
     only Sum, Average, Minimum, Maximum and SampleCount (None for the rest), and
-    its GetMetricStatistics dropped ``ExtendedStatistics``. The percentile here is
+    its GetMetricStatistics dropped ``ExtendedStatistics``. A period whose
+    percentile is unavailable (``_percentile_of``) has no datapoint, as on AWS
+    (moto put None among the values and answered HTTP 500). The percentile here is
     the nearest rank over the period's raw values (``percentile``); CloudWatch
     documents no interpolation, and on whole ranks the two agree.
     """
@@ -185,6 +187,22 @@ def percentile_statistics() -> None:
         return _percentile_of(self, p)
 
     cloudwatch_models.Statistics.get_statistics_for_type = get_statistics_for_type
+    original_data = cloudwatch_models.CloudWatchBackend.get_metric_data
+
+    def get_metric_data(self: Any, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        # A period whose percentile is unavailable has no datapoint (moto's None was a 500).
+        answered: list[dict[str, Any]] = original_data(self, *args, **kwargs)
+        for result in answered:
+            pairs = [
+                (stamp, value)
+                for stamp, value in zip(result["timestamps"], result["values"], strict=False)
+                if value is not None
+            ]
+            result["timestamps"] = [stamp for stamp, _ in pairs]
+            result["values"] = [value for _, value in pairs]
+        return answered
+
+    cloudwatch_models.CloudWatchBackend.get_metric_data = get_metric_data
     original_response = cloudwatch_responses.CloudWatchResponse.get_metric_statistics
 
     def get_metric_statistics(self: Any) -> Any:
