@@ -432,6 +432,7 @@ def build_request(
     create_alias: bool = False,
     pre_traffic_timeout: int | None = None,
     post_traffic_timeout: int | None = None,
+    analysis: Any = None,
 ) -> dict[str, Any]:
     """The execution input, exactly as the contract spells it; absent options are left out.
 
@@ -459,7 +460,22 @@ def build_request(
         request["hooks"] = hooks
     if check_interval is not None:
         request["checkIntervalSeconds"] = check_interval
+    if analysis is not None:
+        request["analysis"] = analysis
     return request
+
+
+def analysis_value(text: str | None) -> Any:
+    """``--analysis``'s JSON, as sent (validated with the rest of the request), or None."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise click.BadParameter(
+            f"must be a JSON object, e.g. '{{\"compareToBaseline\": true}}' ({error.msg})",
+            param_hint="--analysis",
+        ) from None
 
 
 @main.command("start", epilog=EXIT_CODES_HELP)
@@ -501,6 +517,11 @@ def build_request(
     type=int,
     help="Seconds between health checks while baking (checkIntervalSeconds, 1..3600).",
 )
+@click.option(
+    "--analysis",
+    help="Judge the target by its own traffic, as JSON: "
+    '\'{"compareToBaseline": true, "maxErrorRate": 1, "minInvocations": 50}\'.',
+)
 @click.option("--wait", is_flag=True, help="Follow the rollout live until it ends.")
 @click.option(
     "--timeout",
@@ -523,6 +544,7 @@ def start_command(
     post_traffic: str | None,
     post_traffic_timeout: int | None,
     check_interval: int | None,
+    analysis: str | None,
     wait: bool,
     timeout: float | None,
 ) -> None:
@@ -555,6 +577,7 @@ def start_command(
             create_alias=create_alias,
             pre_traffic_timeout=pre_traffic_timeout,
             post_traffic_timeout=post_traffic_timeout,
+            analysis=analysis_value(analysis),
         )
         # Validated by start_rollout, as every way in is, within the stack's prefixes.
         plane = where.plane

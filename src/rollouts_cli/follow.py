@@ -20,7 +20,13 @@ from rich.text import Text
 
 from rollouts.durations import human
 from rollouts_cli.timeline import who
-from rollouts_cli.views import TERMINAL, on_target, why_it_ended
+from rollouts_cli.views import (
+    TERMINAL,
+    analysis_line,
+    latest_verdict,
+    on_target,
+    why_it_ended,
+)
 
 _ENDINGS = {
     "RolledBack": "rolled back",
@@ -59,6 +65,9 @@ class Progress:
     why: str | None = None
     # While it runs: why it holds (paused, or waiting for a hook), in words.
     holding: str | None = None
+    # The latest verdict of the analysis in one line (``views.analysis_line``), and its outcome.
+    analysis: str | None = None
+    analysis_outcome: str | None = None
 
     @property
     def ended(self) -> bool:
@@ -151,6 +160,7 @@ def progress_of(described: dict[str, Any]) -> Progress:
     elif isinstance(live, dict):
         weight = on_target(live, described.get("toVersion"))
     health, firing = _health(checks)
+    verdict = latest_verdict(described)
     return Progress(
         rollout_id=str(described.get("rolloutId", "")),
         status=status,
@@ -167,6 +177,8 @@ def progress_of(described: dict[str, Any]) -> Progress:
         live=str(live["describes"]) if status in TERMINAL and isinstance(live, dict) else None,
         why=why_it_ended(described) if status in TERMINAL - {"SUCCEEDED"} else None,
         holding=holding,
+        analysis=analysis_line(verdict),
+        analysis_outcome=str(verdict["outcome"]) if verdict else None,
     )
 
 
@@ -198,6 +210,8 @@ def line(progress: Progress) -> str:
     if progress.step and not progress.ended and not progress.holding:
         parts.append(f"bake {human(progress.bake_left)} left of {human(progress.bake_seconds)}")
     parts.append(f"health {progress.health}")
+    if progress.analysis:
+        parts.append(f"analysis {progress.analysis}")
     return ", ".join(parts)
 
 
@@ -230,6 +244,9 @@ def panel(
             f"{human(progress.bake_left)} left of {human(progress.bake_seconds)} (rollout time)",
         )
     grid.add_row("health", Text(progress.health, style="red" if progress.alarm_firing else "green"))
+    if progress.analysis:
+        colour = {"pass": "green", "fail": "red"}.get(progress.analysis_outcome or "", "yellow")
+        grid.add_row("analysis", Text(progress.analysis, style=colour))
     if progress.why:
         grid.add_row("why", Text(progress.why, style=style))
     for name, value in (rows or {}).items():

@@ -273,6 +273,11 @@ def rollout_lines(described: dict[str, Any]) -> list[str]:
     waiting = _waiting(described) if not ended(described) else None
     if waiting:
         lines.append(f"  waiting    {waiting}")
+    verdict = latest_verdict(described)
+    judged = analysis_line(verdict)
+    if judged and verdict is not None:
+        lines.append(f"  analysis   {judged}")
+        lines.append(f"             {verdict.get('reason')}")
     if described.get("startedAt"):
         end = f", ended {when(described['endedAt'])}" if described.get("endedAt") else ""
         lines.append(f"  started    {when(described['startedAt'])}{end}")
@@ -288,6 +293,52 @@ def rollout_lines(described: dict[str, Any]) -> list[str]:
         lines.append(f"  reason     {described['reason']}")
     lines.append(f"  execution  {described.get('executionArn')}")
     return lines
+
+
+def _side(figures: dict[str, Any] | None) -> str:
+    """``"21.4% errors over 70, p99 820 ms"`` for one version's figures in a verdict."""
+    if not isinstance(figures, dict):
+        return "no figures"
+    rate = figures.get("errorRate")
+    errors = "no" if rate is None else f"{float(rate):.1f}%"
+    text = f"{errors} errors over {int(figures.get('invocations') or 0)}"
+    if figures.get("p99Ms") is not None:
+        text += f", p99 {float(figures['p99Ms']):g} ms"
+    return text
+
+
+def analysis_line(verdict: dict[str, Any] | None) -> str | None:
+    """A verdict in one line: outcome, both versions' figures, the test's p-value.
+
+    >>> analysis_line({"outcome": "fail", "target": {"invocations": 70, "errors": 15,
+    ...     "errorRate": 21.43}, "baseline": {"invocations": 630, "errors": 0, "errorRate": 0.0},
+    ...     "pValue": 1.2e-09, "reason": "worse at 99% confidence"})
+    'FAIL  target 21.4% errors over 70 | baseline 0.0% errors over 630 | p=1.2e-09'
+    >>> analysis_line({"outcome": "inconclusive", "target": {"invocations": 0},
+    ...     "reason": "settling: 20 s before the first verdict"})
+    'INCONCLUSIVE  settling: 20 s before the first verdict'
+    """
+    if not isinstance(verdict, dict) or "outcome" not in verdict:
+        return None
+    outcome = str(verdict["outcome"]).upper()
+    if verdict.get("dryRun"):
+        outcome += " (dry run)"
+    if "window" not in verdict and not (verdict.get("target") or {}).get("invocations"):
+        return f"{outcome}  {verdict.get('reason') or ''}".rstrip()
+    parts = [f"{outcome}  target {_side(verdict.get('target'))}"]
+    if "baseline" in verdict:
+        parts.append(f"baseline {_side(verdict.get('baseline'))}")
+    if verdict.get("pValue") is not None:
+        parts.append(f"p={float(verdict['pValue']):.2g}")
+    return " | ".join(parts)
+
+
+def latest_verdict(described: dict[str, Any]) -> dict[str, Any] | None:
+    """The newest verdict among the rollout's checks (None without analysis)."""
+    for check in reversed(described.get("checks") or []):
+        if isinstance(check, dict) and isinstance(check.get("analysis"), dict):
+            return dict(check["analysis"])
+    return None
 
 
 def _alarms(check: dict[str, Any]) -> str:
@@ -331,9 +382,11 @@ def status_lines(described: dict[str, Any], timeline: list[str]) -> list[str]:
     lines.append(f"Last checks ({len(shown)} of {total})")
     for check in shown:
         reason = f" ({check['reason']})" if check.get("reason") else ""
+        judged = analysis_line(check.get("analysis"))
+        verdict = f", analysis {judged}" if judged else ""
         lines.append(
             f"  {when(check.get('at'))}  step {check.get('step')} at {check.get('weight')}%, "
-            f"baked {human(int(check.get('bakedSeconds') or 0))}, {_alarms(check)}"
+            f"baked {human(int(check.get('bakedSeconds') or 0))}, {_alarms(check)}{verdict}"
             f" -> {check.get('action')}{reason}"
         )
     if timeline:

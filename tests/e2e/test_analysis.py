@@ -226,3 +226,54 @@ def test_a_dry_run_is_promoted_with_its_verdicts_recorded(
     assert seen and all(v["dryRun"] for v in seen)
     assert any(v["outcome"] == "fail" for v in seen), seen
     assert "above the 1% allowed" in seen[-1]["reason"]
+
+
+def test_a_real_alarm_evaluated_by_the_engine_rolls_back_the_target(
+    local_engine: LocalEngine,
+    rollouts: Rollouts,
+    alarm_evaluation: Any,
+    compressed: None,
+    unique_name: Callable[[str], str],
+) -> None:
+    # No SetAlarmState anywhere: the engine evaluates the alarm from the target's own
+    # Errors, it enters ALARM, its state change event wakes the bake, and it rolls back.
+    service = Service(local_engine, unique_name("orders"), target_fails=30)
+    alarm = unique_name("orders-v2-errors")
+    local_engine.client("cloudwatch").put_metric_alarm(
+        AlarmName=alarm,
+        Namespace="AWS/Lambda",
+        MetricName="Errors",
+        Dimensions=[
+            {"Name": "FunctionName", "Value": service.name},
+            {"Name": "Resource", "Value": f"{service.name}:live"},
+            {"Name": "ExecutedVersion", "Value": "2"},
+        ],
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=3,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+    )
+    with Load(local_engine.client("lambda"), service.name, per_second=REQUESTS_PER_SECOND):
+        ended = rollouts.run(
+            {
+                "functionName": service.name,
+                "alias": "live",
+                "version": "2",
+                "strategy": HALF,
+                "checkIntervalSeconds": 300,
+                "alarms": [alarm],
+            },
+            timeout=120,
+        )
+
+    assert (ended.status, ended.error) == ("FAILED", "RolledBack")
+    assert ended.cause is not None
+    assert f"alarm {alarm} is in ALARM" in ended.cause
+    assert service.alias() == ("1", {})
+    # The check that rolled back kept the reason CloudWatch's evaluation gave (the alarm
+    # itself may be OK again by now: the load stopped).
+    record = rollout_record(local_engine, rollout_id(ended.arn)) or {}
+    reason = record["checks"][-1]["alarmReasons"][alarm]
+    assert reason.startswith("Threshold Crossed: 1 out of the last 1 datapoints")

@@ -815,7 +815,8 @@ def test_a_state_set_by_hand_lasts_until_the_next_evaluation_of_the_alarm(
     name = unique_name("errors")
     put_errors_alarm(cloudwatch, name, {"FunctionName": unique_name("quiet")}, "missing")
     evaluator = AlarmEvaluator()
-    now = clock.naive_now()
+    # Early in a minute, so that a second later is still the same minute.
+    now = clock.naive_now().replace(second=10, microsecond=0)
     alarm = config(evaluation_periods=1)  # the same evaluation interval: a minute
     next_minute = window_end(alarm, now) + timedelta(minutes=1, seconds=1)
 

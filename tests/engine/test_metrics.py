@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from moto.cloudwatch import models as cloudwatch_models
 
 from rollouts_cli.local import clock, metrics, samples
 from rollouts_cli.local.engine import LocalEngine
@@ -361,7 +362,7 @@ def test_a_metric_that_cannot_be_published_never_fails_the_invocation(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("CloudWatch is down")
 
-    monkeypatch.setattr(metrics.cloudwatch_models, "MetricDatum", broken)
+    monkeypatch.setattr(cloudwatch_models, "MetricDatum", broken)
     answer = invoke(lambda_client, name)
     monkeypatch.undo()
 

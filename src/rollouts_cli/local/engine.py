@@ -26,6 +26,7 @@ from moto.core.config import default_user_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from rollouts_cli.local import clock, corrections, timescale
+from rollouts_cli.local.alarm_evaluation import AlarmEvaluator
 from rollouts_cli.local.deploy import Stack, deploy, project_root
 from rollouts_cli.local.faults import faults, invoked_as
 from rollouts_cli.local.runtime import InProcessRuntime, LambdaContext
@@ -163,6 +164,7 @@ class LocalEngine:
         region: str = DEFAULT_REGION,
         stack_name: str = DEFAULT_STACK_NAME,
         root: Path | None = None,
+        evaluate_alarms: bool = True,
     ) -> None:
         self.port = port or free_port()
         self.time_scale = time_scale
@@ -171,6 +173,9 @@ class LocalEngine:
         self.root = root or project_root()
         self._server: ThreadedMotoServer | None = None
         self.stack: Stack | None = None
+        # Metric alarms change state from their metrics, as on CloudWatch. Off, an alarm
+        # keeps the state SetAlarmState gave it (tests that drive alarms by hand).
+        self._alarm_evaluator = AlarmEvaluator() if evaluate_alarms else None
 
     @property
     def endpoint(self) -> str:
@@ -207,6 +212,8 @@ class LocalEngine:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         self._deploy()
+        if self._alarm_evaluator is not None:
+            self._alarm_evaluator.start()
         return self.info
 
     def _deploy(self) -> None:
@@ -260,6 +267,8 @@ class LocalEngine:
         )
 
     def stop(self) -> None:
+        if self._alarm_evaluator is not None:
+            self._alarm_evaluator.stop()
         if self._server is not None:
             self._server.stop()
             self._server = None

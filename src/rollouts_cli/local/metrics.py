@@ -6,15 +6,17 @@ datapoint the moment it is put. The corrections here (registered in
 ``corrections.CORRECTIONS``, each installed once) restore what AWS does:
 
 - ``lambda_metrics``: every invocation publishes ``Invocations``, ``Errors`` and
-  ``Duration`` into ``AWS/Lambda`` with Lambda's dimension sets;
+  ``Duration`` into ``AWS/Lambda`` with Lambda's dimension sets (``dimension_sets``);
 - ``percentile_statistics``: ``p99``, ``p50``, ``p99.9`` in GetMetricData and
   GetMetricStatistics (``ExtendedStatistics``);
 - ``metric_queries_keep_namespace``: a query reads one metric: its namespace, its
   name and exactly its dimension set;
 - ``metric_math_arithmetic``: ``100 * errors / invocations`` in GetMetricData;
-- ``metrics_delay``: a datapoint is answered only ``metrics_delay()`` engine
+- ``metrics_delay``: a datapoint is answered only ``get_metrics_delay()`` engine
   seconds after it was published (``set_metrics_delay``; 0, the default, shows it
   at once).
+
+Each is tested, as the AWS behaviour it restores, in ``tests/engine/test_metrics.py``.
 
 Timestamps are the engine's clock (``clock``), as naive UTC like everything moto
 keeps; the delay is measured on that clock too, so it shrinks with the time scale.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 import re
 import threading
 import time
@@ -439,10 +442,18 @@ def _tokens(expression: str) -> list[tuple[str, str]]:
     return found
 
 
+_OPERATORS: dict[str, Callable[[float, float], float]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+}
+
+
 def _apply(op: str, left: Operand, right: Operand) -> Operand:
     def one(a: float, b: float) -> float | None:
         try:
-            value = {"+": a + b, "-": a - b, "*": a * b}[op] if op != "/" else a / b
+            value = _OPERATORS[op](a, b)
         except ZeroDivisionError:
             return None
         return value if math.isfinite(value) else None
@@ -651,7 +662,7 @@ def lambda_metrics() -> None:
     Invoke, and moto's event sources, which invoke the function directly)
     publishes them; ``Duration`` is the real time the in-process invocation took.
     A ``DryRun`` publishes nothing, as on AWS. ``Throttles`` is never published:
-    the engine never throttles, and Lambda sends no zero ``Throttles`` either.
+    the engine never throttles an invocation.
     """
     if not _once("lambda_metrics"):
         return

@@ -25,6 +25,7 @@ import pytest
 from moto.awslambda import models as lambda_models
 
 from rollouts_cli.local import timescale
+from rollouts_cli.local.alarm_evaluation import AlarmEvaluator
 from rollouts_cli.local.engine import LocalEngine
 from rollouts_cli.local.faults import Faults
 from rollouts_cli.local.faults import faults as _faults
@@ -162,7 +163,9 @@ _running: list[LocalEngine] = []
 
 @pytest.fixture(scope="session")
 def local_engine() -> Iterator[LocalEngine]:
-    engine = LocalEngine(time_scale=0.0)
+    # Tests drive alarms by hand (SetAlarmState); the ones about evaluation start their own
+    # evaluator (``alarm_evaluation``), so no hand-set state is evaluated away mid-test.
+    engine = LocalEngine(time_scale=0.0, evaluate_alarms=False)
     engine.start()
     _running.append(engine)
     try:
@@ -191,6 +194,17 @@ def _engine_deployed_for_test(request: pytest.FixtureRequest) -> None:
 def time_scale(local_engine: LocalEngine) -> Iterator[Callable[[float], None]]:
     yield timescale.set_time_scale
     timescale.set_time_scale(0.0)
+
+
+@pytest.fixture
+def alarm_evaluation(local_engine: LocalEngine) -> Iterator[AlarmEvaluator]:
+    """Metric alarms evaluated from their metrics, as CloudWatch does, during the test."""
+    evaluator = AlarmEvaluator()
+    evaluator.start()
+    try:
+        yield evaluator
+    finally:
+        evaluator.stop()
 
 
 @pytest.fixture
