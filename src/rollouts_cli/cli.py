@@ -985,10 +985,11 @@ def local_up(port: int, time_scale: float) -> None:
 
 @local.command("demo")
 @click.option(
-    "--time-scale", "-t", type=click.FloatRange(min=0.001), default=0.01, show_default=True
+    "--time-scale", "-t", type=click.FloatRange(min=0.001), default=0.05, show_default=True
 )
 def local_demo(time_scale: float) -> None:
-    """Two canaries on the local engine: a healthy version promoted, a faulty one rolled back."""
+    """Two canaries on the local engine, judged by analysis: a healthy version promoted, a
+    faulty one rolled back by its own errors against the baseline's."""
     from rollouts_cli.local.demo import run_demo
 
     sys.exit(run_demo(console, time_scale))

@@ -1,26 +1,24 @@
 """``rollouts local demo``: two real rollouts on the embedded engine, shown live.
 
-1. deploys the control plane from template.yaml on the local engine;
-2. creates ``orders-api`` (version 1 healthy, alias ``live``), then publishes a
-   healthy version 2 and a faulty version 3 (every request raises);
-3. sends traffic through the alias all along, honouring its weights, and
-   publishes per-version ``Invocations`` and ``Errors`` metrics;
-4. evaluates one CloudWatch alarm per new version on those metrics (the
-   emulator does not evaluate alarms itself);
-5. rolls out version 2 with a canary (it is promoted), then version 3 (its
-   alarm fires at 10% and the rollout rolls back), each shown live as
-   ``rollouts start --wait`` shows it, and prints how each ended and its timeline.
+1. deploys the control plane from template.yaml on the local engine, which
+   publishes Lambda's metrics for every invocation it runs, per executed
+   version, a minute late as AWS does;
+2. creates ``orders-api`` (version 1, alias ``live``), then publishes version 2,
+   as noisy as version 1 (each fails one request in fifty), and a faulty version
+   3 (it fails three requests in ten);
+3. sends steady traffic through the alias all along; the engine routes each
+   request by the alias's weights;
+4. rolls out version 2, then version 3, each with ``analysis`` and no alarm at
+   all: CheckHealth judges the target by its own errors against the baseline
+   serving beside it (Fisher's exact test). Version 2 is promoted; version 3 is
+   rolled back by its verdict. Each is shown live as ``rollouts start --wait``
+   shows it (both sides' figures while it bakes), with how it ended and its timeline.
 """
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 import warnings
-from collections import Counter
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.console import Console
@@ -31,7 +29,9 @@ from rollouts.plan import plan
 from rollouts.service import start_rollout
 from rollouts.strategy import parse_strategy
 from rollouts_cli.follow import follow
+from rollouts_cli.local import metrics
 from rollouts_cli.local.engine import LocalEngine
+from rollouts_cli.local.load import Load, Served, service_source
 from rollouts_cli.local.samples import create_function, publish
 from rollouts_cli.stack import Connection
 from rollouts_cli.timeline import render, timeline
@@ -39,131 +39,15 @@ from rollouts_cli.views import ended, ending, percent
 
 FUNCTION = "orders-api"
 ALIAS = "live"
-NAMESPACE = "LambdaRollouts/Demo"
-HEALTHY = """
-def handler(event, context):
-    return {"order": event.get("order"), "status": "accepted", "by": "%s"}
-"""
-FAULTY = """
-def handler(event, context):
-    raise RuntimeError("payment provider rejected order %s" % event.get("order"))
-"""
-
-
-@dataclass
-class Traffic:
-    """Requests sent through the alias, by the version that served them."""
-
-    ok: Counter[str] = field(default_factory=Counter)
-    errors: Counter[str] = field(default_factory=Counter)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, version: str, failed: bool) -> None:
-        with self.lock:
-            (self.errors if failed else self.ok)[version] += 1
-
-    def snapshot(self) -> dict[str, tuple[int, int]]:
-        with self.lock:
-            versions = sorted(set(self.ok) | set(self.errors), key=int)
-            return {v: (self.ok[v], self.errors[v]) for v in versions}
-
-
-class TrafficAndAlarms(threading.Thread):
-    """Sends requests through ``orders-api:live`` and evaluates the demo's alarms.
-
-    Each tick: a batch of invocations (Lambda picks the version by the alias
-    weights), per-version metrics put to CloudWatch, then every demo alarm set
-    to ALARM when its version had errors in the last window, OK otherwise.
-    """
-
-    def __init__(self, engine: LocalEngine, traffic: Traffic, per_tick: int = 10) -> None:
-        super().__init__(name="demo-traffic", daemon=True)
-        self.lam = engine.client("lambda")
-        self.cloudwatch = engine.client("cloudwatch")
-        self.traffic = traffic
-        self.per_tick = per_tick
-        self.alarms: dict[str, str] = {}  # alarm name -> version it watches
-        self.stopping = threading.Event()
-        self.order = 0
-
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            served: Counter[str] = Counter()
-            failed: Counter[str] = Counter()
-            for _ in range(self.per_tick):
-                self.order += 1
-                answer = self.lam.invoke(
-                    FunctionName=FUNCTION,
-                    Qualifier=ALIAS,
-                    Payload=json.dumps({"order": self.order}).encode(),
-                )
-                version = answer.get("ExecutedVersion", "?")
-                error = bool(answer.get("FunctionError"))
-                served[version] += 1
-                failed[version] += int(error)
-                self.traffic.add(version, error)
-            self._publish(served, failed)
-            self._evaluate()
-            self.stopping.wait(0.05)
-
-    def _publish(self, served: Counter[str], failed: Counter[str]) -> None:
-        data = []
-        for version, count in served.items():
-            dimensions = [
-                {"Name": "FunctionName", "Value": FUNCTION},
-                {"Name": "ExecutedVersion", "Value": version},
-            ]
-            data.append({"MetricName": "Invocations", "Dimensions": dimensions, "Value": count})
-            data.append(
-                {"MetricName": "Errors", "Dimensions": dimensions, "Value": failed[version]}
-            )
-        if data:
-            self.cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data)
-
-    def _evaluate(self) -> None:
-        now = datetime.now(UTC)
-        for name, version in list(self.alarms.items()):
-            stats = self.cloudwatch.get_metric_statistics(
-                Namespace=NAMESPACE,
-                MetricName="Errors",
-                Dimensions=[
-                    {"Name": "FunctionName", "Value": FUNCTION},
-                    {"Name": "ExecutedVersion", "Value": version},
-                ],
-                StartTime=now - timedelta(seconds=5),
-                EndTime=now + timedelta(seconds=1),
-                Period=60,
-                Statistics=["Sum"],
-            )
-            errors = sum(point["Sum"] for point in stats["Datapoints"])
-            state = "ALARM" if errors >= 3 else "OK"
-            current = self.cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
-            if current["StateValue"] != state:
-                self.cloudwatch.set_alarm_state(
-                    AlarmName=name,
-                    StateValue=state,
-                    StateReason=f"{int(errors)} errors on version {version} in the last 5 s",
-                )
-
-    def watch(self, version: str) -> str:
-        name = f"{FUNCTION}-v{version}-errors"
-        self.cloudwatch.put_metric_alarm(
-            AlarmName=name,
-            AlarmDescription=f"Errors served by {FUNCTION} version {version}",
-            Namespace=NAMESPACE,
-            MetricName="Errors",
-            Dimensions=[
-                {"Name": "FunctionName", "Value": FUNCTION},
-                {"Name": "ExecutedVersion", "Value": version},
-            ],
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=3,
-            ComparisonOperator="GreaterThanOrEqualToThreshold",
-        )
-        self.alarms[name] = version
-        return name
+# Every version fails a little (a flaky payment provider): the analysis must tell
+# "as noisy as before" from "worse".
+NOISE_PERCENT = 2.0
+FAULTY_PERCENT = 30.0
+# Real requests a second: at the demo's time scale, two a second of rollout time.
+REQUESTS_PER_SECOND = 40.0
+# Lambda publishes its metrics about a minute after the invocation; so does the engine here.
+METRICS_DELAY_SECONDS = 60
+ANALYSIS = {"compareToBaseline": True, "minInvocations": 20, "inconclusive": "rollback"}
 
 
 def _alias(engine: LocalEngine) -> tuple[str, dict[str, int | float]]:
@@ -172,14 +56,16 @@ def _alias(engine: LocalEngine) -> tuple[str, dict[str, int | float]]:
     return answer["FunctionVersion"], {v: percent(w) for v, w in weights.items()}
 
 
-def served_text(snapshot: dict[str, tuple[int, int]]) -> str:
-    """``version 1: 319 ok; version 3: 0 ok, 7 errors``: the requests each version served."""
-    if not snapshot:
+def served_text(served: Served) -> str:
+    """``version 1: 319 ok, 7 errors; version 2: 40 ok``: the requests each version served."""
+    answered, failed = served.snapshot()
+    if not answered:
         return "none yet"
     parts = []
-    for version, (ok, failed) in snapshot.items():
-        errors = f", {failed} error{'s' if failed != 1 else ''}" if failed else ""
-        parts.append(f"version {version}: {ok} ok{errors}")
+    for version in sorted(answered, key=lambda v: (not v.isdigit(), v.zfill(10))):
+        errors = failed.get(version, 0)
+        shown = f", {errors} error{'s' if errors != 1 else ''}" if errors else ""
+        parts.append(f"version {version}: {answered[version] - errors} ok{shown}")
     return "; ".join(parts)
 
 
@@ -188,9 +74,17 @@ def request_text(request: dict[str, Any]) -> str:
     steps = plan(parse_strategy(request["strategy"]))
     shape = ", then ".join(f"{s.weight}% for {human(s.bake_seconds)}" for s in steps)
     alarms = ", ".join(request.get("alarms") or []) or "no alarm"
+    judged = ""
+    analysis = request.get("analysis") or {}
+    if analysis.get("compareToBaseline"):
+        judged = (
+            ", judged by its own errors against the baseline's (Fisher's exact test,"
+            f" {analysis.get('confidence', 0.99) * 100:g}% confidence,"
+            f" at least {analysis.get('minInvocations', 1)} invocations)"
+        )
     return (
         f"{request['functionName']}:{request['alias']} to version {request['version']} with "
-        f"{request['strategy']} ({shape}, then 100%), watching {alarms}, "
+        f"{request['strategy']} ({shape}, then 100%), watching {alarms}{judged}, "
         f"health checked every {human(request['checkIntervalSeconds'])}"
     )
 
@@ -199,7 +93,7 @@ def _lasts(seconds: float) -> str:
     return human(seconds) if seconds >= 1 else f"{seconds:g} s"
 
 
-def run_demo(console: Console, time_scale: float = 0.01) -> int:
+def run_demo(console: Console, time_scale: float = 0.05) -> int:
     """Run both rollouts; 0 when the healthy one is promoted and the faulty one rolled back."""
     from rollouts_cli.cli import Where  # the commands' own way to the control plane
 
@@ -213,6 +107,7 @@ def run_demo(console: Console, time_scale: float = 0.01) -> int:
     console.print("Starting the local engine and deploying template.yaml...")
     engine = LocalEngine(time_scale=time_scale)
     info = engine.start()
+    metrics.set_metrics_delay(METRICS_DELAY_SECONDS)
     console.print(
         f"Control plane deployed on [bold]{info.endpoint}[/] (time x{time_scale:g}: "
         f"a 5-minute bake lasts {_lasts(300 * time_scale)})\n"
@@ -221,30 +116,30 @@ def run_demo(console: Console, time_scale: float = 0.01) -> int:
     )
     try:
         lam = engine.client("lambda")
-        create_function(lam, engine.client("iam"), FUNCTION, HEALTHY % "version 1")
+        iam = engine.client("iam")
+        create_function(lam, iam, FUNCTION, service_source("1", fail_percent=NOISE_PERCENT))
         lam.create_alias(FunctionName=FUNCTION, Name=ALIAS, FunctionVersion="1")
-        healthy = publish(lam, FUNCTION, HEALTHY % "version 2")
-        faulty = publish(lam, FUNCTION, FAULTY)
+        healthy = publish(lam, FUNCTION, service_source("2", fail_percent=NOISE_PERCENT))
+        faulty = publish(lam, FUNCTION, service_source("3", fail_percent=FAULTY_PERCENT))
         console.print(
-            f"{FUNCTION}:{ALIAS} runs version 1; version {healthy} is healthy, "
-            f"version {faulty} fails every request.",
+            f"{FUNCTION}:{ALIAS} runs version 1, which fails {NOISE_PERCENT:g}% of requests;"
+            f" version {healthy} fails {NOISE_PERCENT:g}% too, version {faulty}"
+            f" {FAULTY_PERCENT:g}%. No alarm anywhere: each rollout judges its target by"
+            " its own traffic.",
             highlight=False,
         )
         where = Where(info.stack_name, Connection(endpoint_url=info.endpoint))
         plane = where.plane
-        traffic = Traffic()
-        load = TrafficAndAlarms(engine, traffic)
-        load.start()
+        load = Load(lam, FUNCTION, ALIAS, per_second=REQUESTS_PER_SECOND).start()
         outcomes = []
         for number, version in enumerate((healthy, faulty), start=1):
-            alarm = load.watch(version)
             request = {
                 "functionName": FUNCTION,
                 "alias": ALIAS,
                 "version": version,
-                "strategy": "Canary10Percent5Minutes",
-                "alarms": [alarm],
+                "strategy": "Canary20Percent5Minutes",
                 "checkIntervalSeconds": 30,
+                "analysis": ANALYSIS,
             }
             console.print(f"\n[bold]Rollout {number}[/]: {request_text(request)}", highlight=False)
             rollout = start_rollout(
@@ -263,7 +158,7 @@ def run_demo(console: Console, time_scale: float = 0.01) -> int:
                 console,
                 poll_seconds=0.1,
                 title=title,
-                rows=lambda: {"requests": served_text(traffic.snapshot())},
+                rows=lambda: {"requests": served_text(load.served)},
             )
             outcomes.append(last)
             status = str(last["status"])
@@ -278,8 +173,7 @@ def run_demo(console: Console, time_scale: float = 0.01) -> int:
             console.print("[bold]Timeline[/] (UTC)")
             for line in render(timeline(history, last.get("requests") or [])):
                 console.print(f"  {line}", highlight=False, markup=False)
-        load.stopping.set()
-        load.join(5)
+        load.stop()
         console.rule()
         final_version, final_weights = _alias(engine)
         split = (
@@ -291,7 +185,7 @@ def run_demo(console: Console, time_scale: float = 0.01) -> int:
         )
         console.print(
             f"{FUNCTION}:{ALIAS} ends on version {final_version} {split}; "
-            f"requests served: {served_text(traffic.snapshot())}",
+            f"requests served: {served_text(load.served)}",
             highlight=False,
         )
         console.print(f"Demo finished in {time.monotonic() - started:.1f} s")
@@ -303,4 +197,5 @@ def run_demo(console: Console, time_scale: float = 0.01) -> int:
         )
         return 0 if expected else 1
     finally:
+        metrics.set_metrics_delay(0)
         engine.stop()
