@@ -10,14 +10,16 @@ seconds), so a ten-minute bake lasts twelve real seconds.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from rollouts.service import promote_rollout
 from rollouts.store import RolloutStore
+from rollouts_cli.local import metrics
 from rollouts_cli.local.engine import LocalEngine
 from rollouts_cli.local.load import Load, service_source
 from rollouts_cli.local.pytest_plugin import (
@@ -277,3 +279,123 @@ def test_a_real_alarm_evaluated_by_the_engine_rolls_back_the_target(
     record = rollout_record(local_engine, rollout_id(ended.arn)) or {}
     reason = record["checks"][-1]["alarmReasons"][alarm]
     assert reason.startswith("Threshold Crossed: 1 out of the last 1 datapoints")
+
+
+BUSINESS_SOURCE = """
+import boto3
+
+cloudwatch = boto3.client("cloudwatch")
+served = 0
+
+
+def handler(event, context):
+    # A business metric of its own, per version: 1 for a checkout that failed (every
+    # {every}th), else 0. The request itself succeeds: Lambda's Errors see nothing.
+    global served
+    served += 1
+    cloudwatch.put_metric_data(
+        Namespace="{namespace}",
+        MetricData=[{{
+            "MetricName": "CheckoutFailed",
+            "Dimensions": [{{"Name": "Version", "Value": "{version}"}}],
+            "Value": 1.0 if served % {every} == 0 else 0.0,
+        }}],
+    )
+    return {{"version": "{version}"}}
+"""
+
+
+def test_a_custom_metric_judged_against_the_baseline_rolls_back(
+    local_engine: LocalEngine,
+    rollouts: Rollouts,
+    compressed: None,
+    unique_name: Callable[[str], str],
+) -> None:
+    name = unique_name("checkout")
+    namespace = f"Shop/{name}"
+    lam = local_engine.client("lambda")
+    create_function(
+        lam,
+        local_engine.client("iam"),
+        name,
+        BUSINESS_SOURCE.format(namespace=namespace, version="1", every=20),
+    )
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    publish(lam, name, BUSINESS_SOURCE.format(namespace=namespace, version="2", every=2))
+    metric = {
+        "namespace": namespace,
+        "name": "CheckoutFailed",
+        "dimensions": [{"name": "Version", "value": "${version}"}],
+        "statistic": "Average",
+        "maxIncrease": 2,
+    }
+    with Load(lam, name, per_second=REQUESTS_PER_SECOND):
+        ended = rollouts.run(
+            {
+                "functionName": name,
+                "alias": "live",
+                "version": "2",
+                "strategy": HALF,
+                "checkIntervalSeconds": 60,
+                "analysis": {"metrics": [metric]},
+            },
+            timeout=120,
+        )
+
+    assert (ended.status, ended.error) == ("FAILED", "RolledBack")
+    assert ended.cause is not None
+    judged = re.search(
+        rf"{namespace} CheckoutFailed Average ([0-9.]+) on the target vs ([0-9.]+) on the"
+        r" baseline, above the 2x allowed",
+        ended.cause,
+    )
+    assert judged is not None, ended.cause
+    # Every second checkout fails on the target, every twentieth on the baseline.
+    assert 0.4 <= float(judged[1]) <= 0.6
+    assert 0.0 < float(judged[2]) <= 0.1
+    live = lam.get_alias(FunctionName=name, Name="live")
+    weights = (live.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+    assert (live["FunctionVersion"], weights) == ("1", {})
+
+
+@pytest.fixture
+def metrics_late() -> Iterator[None]:
+    """Lambda's metrics visible a minute after the invocation, as on AWS."""
+    metrics.set_metrics_delay(60)
+    yield
+    metrics.set_metrics_delay(0)
+
+
+def test_each_step_is_judged_by_its_own_minutes_after_it_settled(
+    local_engine: LocalEngine,
+    rollouts: Rollouts,
+    compressed: None,
+    metrics_late: None,
+    unique_name: Callable[[str], str],
+) -> None:
+    service = Service(local_engine, unique_name("orders"), baseline_fails=2, target_fails=2)
+    two = {"steps": [{"weight": 20, "bakeSeconds": 300}, {"weight": 50, "bakeSeconds": 300}]}
+    analysis = {"maxErrorRate": 10, "minInvocations": 5}
+    with Load(local_engine.client("lambda"), service.name, per_second=REQUESTS_PER_SECOND):
+        ended = rollouts.run(request(service, analysis, strategy=two), timeout=120)
+
+    assert (ended.status, ended.cause) == ("SUCCEEDED", None)
+    record = rollout_record(local_engine, rollout_id(ended.arn)) or {}
+    shifts = {s["step"]: datetime.fromisoformat(s["at"]) for s in record["stepsTaken"]}
+    seen = verdicts(local_engine, ended.arn)
+    assert {v["step"] for v in seen} == {1, 2}
+    for verdict in seen:
+        shifted = shifts[verdict["step"]]
+        age = (datetime.fromisoformat(verdict["at"]) - shifted).total_seconds()
+        if "window" not in verdict:
+            assert verdict["reason"].startswith("settling"), verdict
+            continue
+        # No verdict before the default 120 s settle, and none counts a minute of the
+        # step before: its window starts at the first whole minute after its own shift.
+        start = datetime.fromisoformat(verdict["window"]["start"])
+        assert age >= 120 - 1, verdict
+        assert shifted <= start < shifted + timedelta(seconds=61), verdict
+        assert start.second == 0
+        # Settled long enough for metrics a minute late: the window holds traffic.
+        assert verdict["target"]["invocations"] > 0, verdict
+    assert any(v["outcome"] == "pass" and v["step"] == 2 for v in seen)

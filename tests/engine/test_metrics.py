@@ -727,3 +727,40 @@ def test_a_datapoint_shows_only_once_the_delay_has_passed(
     )["m"]
     (stamp,) = by_minute
     assert minute(invoked_at) <= stamp < invoked_at + timedelta(minutes=1)
+
+
+def test_a_datapoint_put_without_a_timestamp_is_stamped_by_the_engine_clock(
+    cloudwatch: Any,
+) -> None:
+    # Under compressed waits the engine's clock runs ahead of the wall clock: a business
+    # metric a function puts without a Timestamp belongs to the engine's present.
+    ahead = clock.timestamp() - time.time()
+    if ahead < 600:
+        advance_clock(600 - ahead)
+    namespace = f"Orders/{uuid.uuid4().hex[:8]}"
+    cloudwatch.put_metric_data(
+        Namespace=namespace,
+        MetricData=[{"MetricName": "CheckoutFailures", "Value": 3.0, "Unit": "Count"}],
+    )
+    now = clock.now()
+    query = {
+        "Id": "failures",
+        "MetricStat": {
+            "Metric": {"Namespace": namespace, "MetricName": "CheckoutFailures"},
+            "Period": 60,
+            "Stat": "Sum",
+        },
+    }
+    engine_side = cloudwatch.get_metric_data(
+        MetricDataQueries=[query],
+        StartTime=now - timedelta(seconds=60),
+        EndTime=now + timedelta(seconds=60),
+    )["MetricDataResults"][0]["Values"]
+    wall_now = datetime.now(UTC)
+    wall_side = cloudwatch.get_metric_data(
+        MetricDataQueries=[query],
+        StartTime=wall_now - timedelta(seconds=60),
+        EndTime=wall_now + timedelta(seconds=60),
+    )["MetricDataResults"][0]["Values"]
+
+    assert (engine_side, wall_side) == ([3.0], [])

@@ -458,14 +458,14 @@ def check_metric(reading: Reading) -> tuple[Outcome, str]:
             results.append(
                 (
                     Outcome.FAIL,
-                    f"{name} {value:g} on the target, above the {reading.maximum:g} allowed",
+                    f"{name} {value:.4g} on the target, above the {reading.maximum:g} allowed",
                 )
             )
         else:
             results.append(
                 (
                     Outcome.PASS,
-                    f"{name} {value:g} on the target, within the {reading.maximum:g} allowed",
+                    f"{name} {value:.4g} on the target, within the {reading.maximum:g} allowed",
                 )
             )
     if reading.max_increase is not None:
@@ -473,7 +473,7 @@ def check_metric(reading: Reading) -> tuple[Outcome, str]:
         if reading.baseline is None:
             results.append((Outcome.INCONCLUSIVE, f"{name}: no baseline data to compare with"))
         else:
-            figures = f"{name} {value:g} on the target vs {reading.baseline:g} on the baseline"
+            figures = f"{name} {value:.4g} on the target vs {reading.baseline:.4g} on the baseline"
             # As a product: exact at the limit, and a zero baseline needs no division.
             if value > limit * reading.baseline:
                 results.append((Outcome.FAIL, f"{figures}, above the {limit:g}x allowed"))
@@ -483,7 +483,7 @@ def check_metric(reading: Reading) -> tuple[Outcome, str]:
         texts = [text for outcome, text in results if outcome is worst]
         if texts:
             return worst, "; ".join(texts)
-    return Outcome.PASS, "; ".join(text for _, text in results) or f"{name} {value:g}"
+    return Outcome.PASS, "; ".join(text for _, text in results) or f"{name} {value:.4g}"
 
 
 # -- the window a step is judged by ---------------------------------------------

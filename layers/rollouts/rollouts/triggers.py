@@ -18,10 +18,17 @@ Tags (AWS tag values allow letters, digits, spaces and ``_ . : / = + - @``)::
     rollouts:alarms        orders-errors orders-p99   space (or comma) separated
     rollouts:pre-traffic   orders-api-smoke           PreTraffic hook
     rollouts:post-traffic  orders-api-post            PostTraffic hook
+    rollouts:analysis      compareToBaseline=true minInvocations=50   the request's analysis
 
 >>> request_from_tags("orders-api", {"rollouts:alias": "live", "rollouts:alarms": "a b"})
 {'functionName': 'orders-api', 'alias': 'live', 'strategy': 'Canary10Percent5Minutes', \
 'alarms': ['a', 'b']}
+
+A tag value cannot hold JSON, so ``rollouts:analysis`` is ``key=value`` pairs
+separated by spaces, with the contract's names (``compareToBaseline=true
+maxErrorRate=1 minInvocations=50 inconclusive=rollback``); see ``analysis_from_tag``.
+Custom ``metrics`` cannot be written in a tag: give them through the API, the CLI
+or a "Rollout Requested" event.
 """
 
 from __future__ import annotations
@@ -40,7 +47,8 @@ TAG_STRATEGY = "rollouts:strategy"
 TAG_ALARMS = "rollouts:alarms"
 TAG_PRE_TRAFFIC = "rollouts:pre-traffic"
 TAG_POST_TRAFFIC = "rollouts:post-traffic"
-TAGS = (TAG_ALIAS, TAG_STRATEGY, TAG_ALARMS, TAG_PRE_TRAFFIC, TAG_POST_TRAFFIC)
+TAG_ANALYSIS = "rollouts:analysis"
+TAGS = (TAG_ALIAS, TAG_STRATEGY, TAG_ALARMS, TAG_PRE_TRAFFIC, TAG_POST_TRAFFIC, TAG_ANALYSIS)
 
 # CodeDeploy's default for SAM's DeploymentPreference examples: a cautious start.
 DEFAULT_STRATEGY = "Canary10Percent5Minutes"
@@ -53,6 +61,21 @@ UPDATE_FUNCTION_CODE = "UpdateFunctionCode"
 
 _SEPARATORS = re.compile(r"[\s,]+")
 
+# The analysis fields a tag can set, by the JSON type the Analysis model expects
+# (every field but ``metrics``, which a tag value cannot express).
+ANALYSIS_BOOLEANS = frozenset({"compareToBaseline", "dryRun"})
+ANALYSIS_INTEGERS = frozenset({"minInvocations", "settleSeconds"})
+ANALYSIS_NUMBERS = frozenset(
+    {"maxErrorRate", "confidence", "maxP99DurationMs", "maxDurationIncrease"}
+)
+ANALYSIS_TEXTS = frozenset({"inconclusive"})
+ANALYSIS_TAG_KEYS = ANALYSIS_BOOLEANS | ANALYSIS_INTEGERS | ANALYSIS_NUMBERS | ANALYSIS_TEXTS
+
+# Numbers as JSON writes them (ASCII digits only: no "1_000", "inf" or "nan").
+_INTEGER = re.compile(r"-?[0-9]+")
+_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_BOOLEAN = {"true": True, "false": False}
+
 
 def split_names(value: str) -> list[str]:
     """A tag's list of names: separated by spaces or commas, blanks dropped.
@@ -63,6 +86,56 @@ def split_names(value: str) -> list[str]:
     return [name for name in _SEPARATORS.split(value) if name]
 
 
+def _analysis_value(key: str, text: str) -> Any:
+    """``text`` as the JSON value ``key`` takes; as written when it does not read as one.
+
+    A text left as written is then refused by the request's validation, naming
+    ``analysis.<key>``; a number too large for a float is infinite, and refused too.
+    """
+    if key in ANALYSIS_BOOLEANS:
+        return _BOOLEAN.get(text, text)
+    if key in ANALYSIS_INTEGERS and _INTEGER.fullmatch(text):
+        try:
+            return int(text)
+        except ValueError:  # more digits than Python converts: no field takes that anyway
+            return text
+    if key in ANALYSIS_NUMBERS and _NUMBER.fullmatch(text):
+        return float(text)
+    return text
+
+
+def analysis_from_tag(value: str) -> dict[str, Any]:
+    """The ``analysis`` a ``rollouts:analysis`` tag asks for: ``key=value`` pairs, by name.
+
+    Pairs are separated by spaces (or commas); each key is a field of the
+    contract's ``analysis`` (case matters), and its value is converted to the
+    JSON type that field takes: ``true``/``false``, whole numbers for
+    ``minInvocations`` and ``settleSeconds``, numbers for the rest, text for
+    ``inconclusive``. Nothing is refused here: whatever cannot be converted is
+    passed on so that the request's validation refuses it, naming
+    ``analysis.<key>``, as any other bad input (an unknown key is an unknown
+    field; a pair without ``=`` has an empty value; a key given twice, all its
+    values). ``metrics`` cannot be written in a tag.
+
+    >>> analysis_from_tag("compareToBaseline=true minInvocations=50 maxErrorRate=1")
+    {'compareToBaseline': True, 'minInvocations': 50, 'maxErrorRate': 1.0}
+    >>> analysis_from_tag("inconclusive=rollback confidence=0.999 dryRun=false")
+    {'inconclusive': 'rollback', 'confidence': 0.999, 'dryRun': False}
+    >>> analysis_from_tag("maxErrorRate maxP99DurationMs=fast typo=1")
+    {'maxErrorRate': '', 'maxP99DurationMs': 'fast', 'typo': '1'}
+    """
+    found: dict[str, Any] = {}
+    repeated: dict[str, list[Any]] = {}
+    for pair in split_names(value):
+        key, _, text = pair.partition("=")
+        converted = _analysis_value(key, text)
+        if key in found:
+            repeated.setdefault(key, [found[key]]).append(converted)
+        found[key] = converted
+    # A key given twice is not one value: passed on as the list, and refused.
+    return {**found, **repeated}
+
+
 def request_from_tags(
     function_name: str, tags: Mapping[str, str], code_sha256: str | None = None
 ) -> dict[str, Any] | None:
@@ -70,8 +143,9 @@ def request_from_tags(
 
     No ``version``: the state machine publishes ``$LATEST``, and with ``code_sha256``
     (the code the update uploaded) only if ``$LATEST`` still holds that code. Values
-    are passed on as written (only trimmed), so a bad tag is refused by the request's
-    validation naming the field, as any other bad input is.
+    are passed on as written (only trimmed; ``rollouts:analysis`` as the JSON values
+    its pairs read as, ``analysis_from_tag``), so a bad tag is refused by the
+    request's validation naming the field, as any other bad input is.
 
     >>> request_from_tags("orders-api", {"rollouts:alias": "live"}, "3Uq0...")["codeSha256"]
     '3Uq0...'
@@ -94,6 +168,9 @@ def request_from_tags(
     }
     if hooks:
         request["hooks"] = hooks
+    analysis = analysis_from_tag(tags.get(TAG_ANALYSIS, ""))
+    if analysis:
+        request["analysis"] = analysis
     if code_sha256 is not None:
         request["codeSha256"] = code_sha256
     return request
@@ -179,10 +256,12 @@ def trigger_of(source: str, detail_type: str, detail: Any) -> Trigger:
 
 
 __all__ = [
+    "ANALYSIS_TAG_KEYS",
     "DEFAULT_STRATEGY",
     "TAGS",
     "CloudTrailCall",
     "Trigger",
+    "analysis_from_tag",
     "request_from_tags",
     "split_names",
     "trigger_of",

@@ -1006,6 +1006,7 @@ CORRECTIONS: tuple[Callable[[], None], ...] = (
     metrics.metric_queries_keep_namespace,
     metrics.metric_math_arithmetic,
     metrics.metrics_delay,
+    metrics.put_metric_data_on_the_clock,
 )
 
 

@@ -368,6 +368,30 @@ def metric_queries_keep_namespace() -> None:
     backend.get_metric_statistics = get_metric_statistics
 
 
+def put_metric_data_on_the_clock() -> None:
+    """A PutMetricData datapoint without a Timestamp is timestamped by the engine clock.
+
+    On AWS a datapoint without a Timestamp is stamped with the time CloudWatch
+    received it. moto stamps it with the wall clock, which under compressed time
+    is not the clock the handlers, Lambda's metrics and every query use: a
+    function publishing its own business metric would land minutes in the past.
+    """
+    if not _once("put_metric_data_on_the_clock"):
+        return
+    backend = cloudwatch_models.CloudWatchBackend
+    original_put = backend.put_metric_data
+
+    def put_metric_data(self: Any, namespace: str, metric_data: list[dict[str, Any]]) -> None:
+        received = clock.naive_now()
+        stamped = [
+            datum if datum.get("Timestamp") else {**datum, "Timestamp": received}
+            for datum in metric_data
+        ]
+        original_put(self, namespace, stamped)
+
+    backend.put_metric_data = put_metric_data
+
+
 def metrics_delay() -> None:
     """A datapoint is answered only once it has been published for ``get_metrics_delay()``.
 
