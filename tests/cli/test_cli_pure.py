@@ -411,3 +411,27 @@ def test_progress_is_a_frozen_value() -> None:
     assert isinstance(progress, Progress)
     with pytest.raises(AttributeError):
         progress.step = 2  # type: ignore[misc]
+
+
+def test_the_panel_and_the_line_show_both_sides_of_the_latest_verdict() -> None:
+    from rollouts_cli.follow import panel
+
+    verdict = {
+        "outcome": "pass",
+        "reason": "target 1.0% errors over 100 invocations vs baseline 1.1% over 900: not worse",
+        "target": {"invocations": 100, "errors": 1, "errorRate": 1.0, "p99Ms": 120.0},
+        "baseline": {"invocations": 900, "errors": 10, "errorRate": 1.11, "p99Ms": 118.0},
+        "pValue": 0.71,
+        "window": {"start": "s", "end": "e"},
+    }
+    judged = {**check(1, 180, errors="OK"), "analysis": verdict}
+    progress = progress_of(described(checks=[check(1, 120, errors="OK"), judged]))
+    out = io.StringIO()
+    Console(file=out, width=140, color_system=None).print(panel(progress))
+
+    shown = (
+        "PASS  target 1.0% errors over 100, p99 120 ms"
+        " | baseline 1.1% errors over 900, p99 118 ms | p=0.71"
+    )
+    assert f"analysis  {shown}" in out.getvalue()
+    assert line(progress).endswith(f", analysis {shown}")

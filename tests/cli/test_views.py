@@ -243,6 +243,61 @@ def test_status_lines_show_pause_waiting_requests_and_alarm_reasons() -> None:
     assert_readable("\n".join(lines))
 
 
+def test_status_lines_show_the_latest_verdict_with_both_sides_and_each_checks_verdict() -> None:
+    worse = (
+        "target 21.4% errors over 70 invocations vs baseline 0.0% over 630: worse at 99% confidence"
+    )
+    failed = {
+        "outcome": "fail",
+        "reason": worse,
+        "target": {"invocations": 70, "errors": 15, "errorRate": 21.43, "p99Ms": 820.0},
+        "baseline": {"invocations": 630, "errors": 0, "errorRate": 0.0, "p99Ms": 410.5},
+        "pValue": 3.1e-12,
+        "at": "2026-12-01T12:06:00+00:00",
+        "step": 1,
+        "window": {"start": "2026-12-01T12:03:00+00:00", "end": "2026-12-01T12:06:00+00:00"},
+    }
+    settling = {
+        "outcome": "inconclusive",
+        "reason": "settling: 1 min before the first verdict",
+        "target": {"invocations": 0, "errors": 0, "errorRate": None, "p99Ms": None},
+        "step": 1,
+    }
+    check = {"step": 1, "weight": 10, "alarmsWatched": 0, "alarmsNotOk": {}}
+    rollout = ended_rollout(
+        checks=[
+            {
+                **check,
+                "at": "2026-12-01T12:04:00+00:00",
+                "bakedSeconds": 60,
+                "action": "bake",
+                "analysis": settling,
+            },
+            {
+                **check,
+                "at": "2026-12-01T12:06:00+00:00",
+                "bakedSeconds": 180,
+                "action": "rollback",
+                "analysis": failed,
+            },
+        ],
+        steps=[{"weight": 10, "bakeSeconds": 600}],
+    )
+
+    lines = status_lines(rollout, [])
+
+    assert (
+        "  analysis   FAIL  target 21.4% errors over 70, p99 820 ms"
+        " | baseline 0.0% errors over 630, p99 410.5 ms | p=3.1e-12"
+    ) in lines
+    assert f"             {worse}" in lines
+    assert (
+        "  2026-12-01 12:04:00 UTC  step 1 at 10%, baked 1 min, no alarms,"
+        " analysis INCONCLUSIVE  settling: 1 min before the first verdict -> bake"
+    ) in lines
+    assert_readable("\n".join(lines))
+
+
 # -- the timeline ---------------------------------------------------------------------------
 START = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -21,11 +21,13 @@ from rollouts.service import promote_rollout
 from rollouts.store import RolloutStore
 from rollouts_cli.local import metrics
 from rollouts_cli.local.engine import LocalEngine
+from rollouts_cli.local.faults import FaultKind, FaultPoint, Faults
 from rollouts_cli.local.load import Load, service_source
 from rollouts_cli.local.pytest_plugin import (
     AliasWrites,
     Rollouts,
     StatusEvents,
+    alias_lock,
     eventually,
     rollout_id,
     rollout_record,
@@ -399,3 +401,42 @@ def test_each_step_is_judged_by_its_own_minutes_after_it_settled(
         # Settled long enough for metrics a minute late: the window holds traffic.
         assert verdict["target"]["invocations"] > 0, verdict
     assert any(v["outcome"] == "pass" and v["step"] == 2 for v in seen)
+
+
+def _function_named(engine: LocalEngine, logical: str) -> str:
+    """The physical name of one of the stack's functions ("CheckHealthFunction")."""
+    names = [
+        f["FunctionName"]
+        for page in engine.client("lambda").get_paginator("list_functions").paginate()
+        for f in page["Functions"]
+        if f"-{logical}-" in f["FunctionName"]
+    ]
+    assert len(names) == 1, names
+    return names[0]
+
+
+@pytest.mark.parametrize("kind", [FaultKind.THROTTLE, FaultKind.READ_TIMEOUT])
+def test_a_failed_metrics_read_is_retried_and_the_failing_target_still_rolled_back(
+    local_engine: LocalEngine,
+    rollouts: Rollouts,
+    faults: Faults,
+    compressed: None,
+    unique_name: Callable[[str], str],
+    kind: FaultKind,
+) -> None:
+    service = Service(local_engine, unique_name("orders"), target_fails=30)
+    first_read = FaultPoint(
+        "cloudwatch", "GetMetricData", _function_named(local_engine, "CheckHealthFunction"), 1
+    )
+    analysis = {"compareToBaseline": True, "minInvocations": 20}
+    with (
+        Load(local_engine.client("lambda"), service.name, per_second=REQUESTS_PER_SECOND),
+        faults.injecting(first_read, kind) as injected,
+    ):
+        ended = rollouts.run(request(service, analysis), timeout=120)
+
+    assert injected.fired
+    assert (ended.status, ended.error) == ("FAILED", "RolledBack")
+    assert ended.cause is not None and "analysis failed at step 1 of 1" in ended.cause
+    assert service.alias() == ("1", {})
+    assert alias_lock(local_engine, service.name) is None
