@@ -12,10 +12,13 @@ from typing import Any
 import pytest
 
 from rollouts.errors import ValidationError
-from rollouts.models import parse_request
+from rollouts.models import Analysis, parse_request
 from rollouts.triggers import (
+    ANALYSIS_TAG_KEYS,
     DEFAULT_STRATEGY,
+    TAG_ANALYSIS,
     Trigger,
+    analysis_from_tag,
     request_from_tags,
     split_names,
     trigger_of,
@@ -87,6 +90,19 @@ REQUESTS: dict[str, tuple[dict[str, str], dict[str, Any] | None]] = {
         {"rollouts:alias": "live", "rollouts:strategy": ""},
         {"functionName": "orders-api", "alias": "live", "strategy": DEFAULT_STRATEGY},
     ),
+    "analysis": (
+        {"rollouts:alias": "live", "rollouts:analysis": "compareToBaseline=true minInvocations=50"},
+        {
+            "functionName": "orders-api",
+            "alias": "live",
+            "strategy": DEFAULT_STRATEGY,
+            "analysis": {"compareToBaseline": True, "minInvocations": 50},
+        },
+    ),
+    "analysis-blank": (
+        {"rollouts:alias": "live", "rollouts:analysis": "  "},
+        {"functionName": "orders-api", "alias": "live", "strategy": DEFAULT_STRATEGY},
+    ),
     "untagged": ({}, None),
     "other-tags-only": ({"team": "orders", "rollouts:strategy": "AllAtOnce"}, None),
     "blank-alias": ({"rollouts:alias": " "}, None),
@@ -115,6 +131,11 @@ def test_a_request_from_good_tags_is_a_valid_execution_input(case: str) -> None:
         pytest.param({"rollouts:alias": "42"}, "alias", id="numeric-alias"),
         pytest.param({"rollouts:alarms": "a a"}, "alarms[1]", id="duplicate-alarm"),
         pytest.param({"rollouts:pre-traffic": "not a name"}, "hooks.preTraffic", id="bad-hook"),
+        pytest.param(
+            {"rollouts:analysis": "maxErrorRate=1 confidence=high"},
+            "analysis.confidence",
+            id="bad-analysis",
+        ),
     ],
 )
 def test_a_bad_tag_is_passed_on_and_refused_by_validation_naming_the_field(
@@ -125,6 +146,173 @@ def test_a_bad_tag_is_passed_on_and_refused_by_validation_naming_the_field(
     with pytest.raises(ValidationError) as refused:
         parse_request(request)
     assert refused.value.field == field
+
+
+# -- rollouts:analysis ---------------------------------------------------------------------
+FULL_ANALYSIS = (
+    "compareToBaseline=true maxErrorRate=1 minInvocations=50 inconclusive=rollback"
+    " maxP99DurationMs=1500 maxDurationIncrease=1.5 confidence=0.99 settleSeconds=120"
+    " dryRun=true"
+)
+
+# The tag's value -> the request's analysis, converted to the JSON types the model takes.
+ANALYSES: dict[str, tuple[str, dict[str, Any]]] = {
+    "every-key": (
+        FULL_ANALYSIS,
+        {
+            "compareToBaseline": True,
+            "maxErrorRate": 1.0,
+            "minInvocations": 50,
+            "inconclusive": "rollback",
+            "maxP99DurationMs": 1500.0,
+            "maxDurationIncrease": 1.5,
+            "confidence": 0.99,
+            "settleSeconds": 120,
+            "dryRun": True,
+        },
+    ),
+    "one-key": ("maxErrorRate=2.5", {"maxErrorRate": 2.5}),
+    "false": (
+        "compareToBaseline=false dryRun=false",
+        {"compareToBaseline": False, "dryRun": False},
+    ),
+    "exponent": ("maxP99DurationMs=1.5e3", {"maxP99DurationMs": 1500.0}),
+    "extra-spaces": ("  maxErrorRate=1    dryRun=true ", {"maxErrorRate": 1.0, "dryRun": True}),
+    "commas": ("maxErrorRate=1,dryRun=true", {"maxErrorRate": 1.0, "dryRun": True}),
+    "blank": ("", {}),
+    # What does not read as its field's type is passed on as written, to be refused.
+    "not-a-number": ("maxErrorRate=high", {"maxErrorRate": "high"}),
+    "not-a-boolean": ("compareToBaseline=yes", {"compareToBaseline": "yes"}),
+    "capitalised-boolean": ("dryRun=True", {"dryRun": "True"}),
+    "fraction-for-a-count": ("minInvocations=50.5", {"minInvocations": "50.5"}),
+    "unicode-digits": ("minInvocations=\u0665\u0660", {"minInvocations": "\u0665\u0660"}),
+    "no-equals": ("maxErrorRate", {"maxErrorRate": ""}),
+    "empty-value": ("maxErrorRate=", {"maxErrorRate": ""}),
+    "empty-key": ("=1", {"": "1"}),
+    "value-with-equals": ("inconclusive=a=b", {"inconclusive": "a=b"}),
+    "unknown-key": ("maxErrors=1", {"maxErrors": "1"}),
+    "wrong-case": ("maxerrorrate=1", {"maxerrorrate": "1"}),
+    "repeated-key": ("maxErrorRate=1 maxErrorRate=2", {"maxErrorRate": [1.0, 2.0]}),
+    "metrics": ("metrics=Orders", {"metrics": "Orders"}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ANALYSES))
+def test_analysis_from_tag(case: str) -> None:
+    value, expected = ANALYSES[case]
+
+    assert analysis_from_tag(value) == expected
+
+
+def test_the_analysis_tag_names_every_field_but_metrics() -> None:
+    fields = {info.alias or name for name, info in Analysis.model_fields.items()}
+
+    assert fields - {"metrics"} == ANALYSIS_TAG_KEYS
+
+
+def test_every_analysis_key_is_valid_in_a_request() -> None:
+    request = request_from_tags(
+        "orders-api", {"rollouts:alias": "live", TAG_ANALYSIS: FULL_ANALYSIS}
+    )
+
+    analysis = parse_request(request).analysis
+
+    assert analysis is not None
+    assert (analysis.compare_to_baseline, analysis.max_error_rate) == (True, 1.0)
+    assert (analysis.min_invocations, analysis.settle_seconds) == (50, 120)
+    assert (analysis.inconclusive, analysis.dry_run, analysis.confidence) == (
+        "rollback",
+        True,
+        0.99,
+    )
+    assert (analysis.max_p99_duration_ms, analysis.max_duration_increase) == (1500.0, 1.5)
+
+
+# A bad analysis tag is refused by the same validation as every way in, naming
+# analysis.<key>: the tag's field and the key as written.
+REFUSED_ANALYSES: dict[str, tuple[dict[str, str], str, str]] = {
+    "not-a-number": (
+        {TAG_ANALYSIS: "maxErrorRate=high"},
+        "analysis.maxErrorRate",
+        "valid number",
+    ),
+    "percent-above-100": (
+        {TAG_ANALYSIS: "maxErrorRate=150"},
+        "analysis.maxErrorRate",
+        "less than or equal to 100",
+    ),
+    "infinite": ({TAG_ANALYSIS: "maxP99DurationMs=1e999"}, "analysis.maxP99DurationMs", "finite"),
+    "confidence-too-low": (
+        {TAG_ANALYSIS: "compareToBaseline=true confidence=0.3"},
+        "analysis.confidence",
+        "greater than or equal to 0.5",
+    ),
+    "not-a-boolean": (
+        {TAG_ANALYSIS: "compareToBaseline=yes"},
+        "analysis.compareToBaseline",
+        "valid boolean",
+    ),
+    "fraction-for-a-count": (
+        {TAG_ANALYSIS: "maxErrorRate=1 minInvocations=50.5"},
+        "analysis.minInvocations",
+        "valid integer",
+    ),
+    "negative-count": (
+        {TAG_ANALYSIS: "maxErrorRate=1 minInvocations=-1"},
+        "analysis.minInvocations",
+        "greater than or equal to 0",
+    ),
+    "unknown-inconclusive": (
+        {TAG_ANALYSIS: "maxErrorRate=1 inconclusive=stop"},
+        "analysis.inconclusive",
+        "'pause', 'rollback' or 'continue'",
+    ),
+    "no-equals": (
+        {TAG_ANALYSIS: "compareToBaseline=true maxErrorRate"},
+        "analysis.maxErrorRate",
+        "valid number",
+    ),
+    "no-equals-on-a-flag": ({TAG_ANALYSIS: "maxErrorRate=1 dryRun"}, "analysis.dryRun", "boolean"),
+    "unknown-key": (
+        {TAG_ANALYSIS: "maxErrorRate=1 maxErrors=1"},
+        "analysis.maxErrors",
+        "unknown field; accepted: maxErrorRate",
+    ),
+    "empty-key": ({TAG_ANALYSIS: "maxErrorRate=1 =1"}, 'analysis[""]', "unknown field"),
+    "repeated-key": (
+        {TAG_ANALYSIS: "maxErrorRate=1 maxErrorRate=2"},
+        "analysis.maxErrorRate",
+        "valid number",
+    ),
+    "metrics-cannot-be-tagged": (
+        {TAG_ANALYSIS: "maxErrorRate=1 metrics=Orders"},
+        "analysis.metrics",
+        "valid tuple",
+    ),
+    "judges-nothing": ({TAG_ANALYSIS: "minInvocations=50"}, "analysis", "judges nothing"),
+    "settle-longer-than-the-bake": (
+        {TAG_ANALYSIS: "maxErrorRate=1 settleSeconds=600"},
+        "analysis.settleSeconds",
+        "longer than step 1's bake of 300 s",
+    ),
+    "all-at-once": (
+        {"rollouts:strategy": "AllAtOnce", TAG_ANALYSIS: "maxErrorRate=1"},
+        "analysis",
+        "no step to judge",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_ANALYSES))
+def test_a_bad_analysis_tag_is_refused_naming_the_field_and_key(case: str) -> None:
+    tags, field, words = REFUSED_ANALYSES[case]
+    request = request_from_tags("orders-api", {"rollouts:alias": "live", **tags})
+
+    with pytest.raises(ValidationError) as refused:
+        parse_request(request)
+
+    assert refused.value.field == field
+    assert words in refused.value.message
 
 
 def test_a_code_update_pins_the_code_it_uploaded() -> None:

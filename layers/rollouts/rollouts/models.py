@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidat
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
-from rollouts.analysis import DEFAULT_SETTLE_SECONDS, Thresholds
+from rollouts.analysis import DEFAULT_SETTLE_SECONDS, PERIOD_SECONDS, Thresholds
 from rollouts.errors import ELLIPSIS, QUOTE_LENGTH, ValidationError, quote
 from rollouts.plan import (
     MAX_CHECK_INTERVAL_SECONDS,
@@ -368,13 +368,18 @@ class Hooks(BaseModel):
         return _hook_objects(value)
 
 
+# The shortest bake a step can be judged in: the first whole minute after its shift
+# starts up to a minute later, and a verdict needs a whole minute of data after that.
+MIN_JUDGED_BAKE_SECONDS = 2 * PERIOD_SECONDS
 # At most this many custom metrics: each is two more queries at every health check.
 MAX_METRICS = 10
 MAX_SETTLE_SECONDS = 3600
 _Percent = Annotated[float, Field(strict=True, ge=0, le=100, allow_inf_nan=False)]
 _Positive = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
 # A CloudWatch statistic: Sum, Average, Minimum, Maximum, SampleCount, or a percentile.
-_STATISTIC = r"Sum|Average|Minimum|Maximum|SampleCount|p(?:100|[1-9]?[0-9])(?:\.[0-9]{1,2})?"
+_STATISTIC = (
+    r"Sum|Average|Minimum|Maximum|SampleCount|p(?:100(?:\.0{1,2})?|[1-9]?[0-9](?:\.[0-9]{1,2})?)"
+)
 VERSION_PLACEHOLDER = "${version}"
 
 
@@ -570,12 +575,23 @@ def _analysis_fits(analysis: Analysis | None, steps: tuple[Step, ...]) -> list[t
     if not steps:
         return [("analysis", "the strategy moves all traffic at once: no step to judge")]
     for number, step in enumerate(steps, 1):
-        if not step.pause and step.bake_seconds < analysis.settle_seconds:
+        if step.pause:
+            continue  # a pause holds the step before: it is judged on with it
+        if step.bake_seconds < analysis.settle_seconds:
             return [
                 (
                     "analysis.settleSeconds",
                     f"{analysis.settle_seconds} s is longer than step {number}'s bake of"
                     f" {step.bake_seconds} s: that step would never get a verdict",
+                )
+            ]
+        if step.bake_seconds < MIN_JUDGED_BAKE_SECONDS:
+            return [
+                (
+                    "strategy",
+                    f"step {number} bakes {step.bake_seconds} s: with analysis every step must"
+                    f" bake at least {MIN_JUDGED_BAKE_SECONDS} s, a whole minute of its own"
+                    " traffic after the minute it shifted in (Lambda's metrics are per minute)",
                 )
             ]
     return []

@@ -113,9 +113,17 @@ class RolloutState(_Model):
     verdict: dict[str, Any] | None = None
 
     def judgement(self) -> Judgement | None:
-        """The latest verdict as the decision weighs it: None without one, or in a dry run."""
-        if self.analysis is None or self.analysis.dry_run or self.verdict is None:
+        """The latest verdict as the decision weighs it: None without analysis, or in a
+        dry run; inconclusive while the live step has none yet (a step is never passed
+        for want of a verdict)."""
+        if self.analysis is None or self.analysis.dry_run or self.step_index < 0:
             return None
+        if self.verdict is None:
+            return Judgement(
+                outcome="inconclusive",
+                reason="not judged yet",
+                inconclusive=Inconclusive(self.analysis.inconclusive),
+            )
         return Judgement(
             outcome=str(self.verdict["outcome"]),
             reason=str(self.verdict.get("reason", "")),

@@ -71,7 +71,7 @@ ANALYSIS_NUMBERS = frozenset(
 ANALYSIS_TEXTS = frozenset({"inconclusive"})
 ANALYSIS_TAG_KEYS = ANALYSIS_BOOLEANS | ANALYSIS_INTEGERS | ANALYSIS_NUMBERS | ANALYSIS_TEXTS
 
-# Numbers as JSON writes them (ASCII digits only: no "1_000", "inf" or "nan").
+# Plain decimal numbers, ASCII digits only: not "1_000", "+1", "inf", "nan" or "0x10".
 _INTEGER = re.compile(r"-?[0-9]+")
 _NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _BOOLEAN = {"true": True, "false": False}
