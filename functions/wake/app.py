@@ -31,11 +31,13 @@ metrics = Metrics()
 def lambda_handler(event: AlarmStateChangeEvent, context: LambdaContext) -> dict[str, Any]:
     detail = event.detail
     services = tasks.Services.from_environment()
-    why = f"alarm {detail.alarm_name} entered {detail.state.value}"
-    if detail.state.reason:
-        why += f": {detail.state.reason}"
     # A hook's wait is failed only on the alarm's state now, not on the event's word.
     firing = services.alarms.states((detail.alarm_name,)).get(detail.alarm_name) == "ALARM"
+    # Said as every look says it ("is in ALARM") when it still is; a bake is woken anyway.
+    state = "is in ALARM" if firing else f"entered {detail.state.value}"
+    why = f"alarm {detail.alarm_name} {state}"
+    if detail.state.reason:
+        why += f": {detail.state.reason}"
     woken = wake_watchers(detail.alarm_name, why, services.store, services.sfn, firing=firing)
     metrics.add_metric(name="RolloutsWoken", unit=MetricUnit.Count, value=len(woken))
     logger.info(why, extra={"alarmName": detail.alarm_name, "woken": woken})

@@ -143,7 +143,7 @@ def test_an_alarm_entering_alarm_wakes_the_bake_and_rolls_back_at_once(
     assert alias_writes.routes(target.name, "live") == [("1", {"2": 10}), ("1", {})]
     assert bake_ends(ended.history) == ["TaskSucceeded"]
     last = record_of(local_engine, arn)["checks"][-1]
-    assert last["wokenBy"] == f"alarm {alarm} entered ALARM: 5 errors on version 2"
+    assert last["wokenBy"] == f"alarm {alarm} is in ALARM: 5 errors on version 2"
     assert last["alarmReasons"] == {alarm: "5 errors on version 2"}
     assert alias_lock(local_engine, target.name) is None
     # Ended, it watches the alarm no more: the alarm's next wake reads no record of it.
@@ -664,7 +664,7 @@ def test_an_alarm_entering_alarm_while_a_post_traffic_hook_waits_rolls_back_at_o
 
     assert (ended.status, ended.error) == ("FAILED", "RolledBack")
     assert ended.cause == (
-        f"Rolled back {target.name}:live to version 1: alarm {alarm} entered ALARM:"
+        f"Rolled back {target.name}:live to version 1: alarm {alarm} is in ALARM:"
         f" 5 errors on version 2, while the PostTraffic hook {hook} ran"
         " after promotion (100% on the target)."
     )

@@ -149,9 +149,12 @@ def test_demo_promotes_the_healthy_version_and_rolls_back_the_faulty_one(
     assert piped_demo.returncode == 0, text + errors
     assert "SUCCEEDED" in text
     assert "FAILED RolledBack" in text
-    assert "alarm orders-api-v3-errors is in ALARM at step 1 of 1 (10% on the target)" in text
+    # No alarm: version 3 is caught by its own errors against version 2's.
+    assert "analysis failed at step 1 of 1 (20% on the target): target" in text
+    assert "worse at 99% confidence" in text
+    assert "alarm" not in text.split("Rollout 2")[1].split("rolled back")[0].replace("no alarm", "")
     assert "orders-api:live ends on version 2 with no split" in text
-    assert "shifted to 10% (step 1 of 1)" in text
+    assert "shifted to 20% (step 1 of 1)" in text
 
 
 def test_demo_on_a_terminal_shows_live_panels_and_finishes() -> None:

@@ -149,8 +149,9 @@ EXPECTED_GRANTS: dict[str, dict[str, frozenset[str]]] = {
         **TASK_TABLE,
         "targets": frozenset({"lambda:GetAlias"}),
         "alarms": frozenset({"cloudwatch:DescribeAlarms"}),
-        # Ends its own bake when its first look finds it must not wait.
-        END_WAITS: frozenset({"states:SendTaskSuccess"}),
+        # Ends its own bake when its first look finds it must not wait; and the analysis
+        # reads both versions' metrics (GetMetricData names no resource IAM can scope).
+        END_WAITS: frozenset({"states:SendTaskSuccess", "cloudwatch:GetMetricData"}),
     },
     "PromoteTargetFunction": {
         "status-bus": PUT_STATUS_EVENTS,
@@ -490,7 +491,12 @@ def test_only_log_delivery_is_granted_on_every_resource(cfn_template: Template) 
         for action in as_list(statement["Action"])
     }
 
-    assert unscoped <= LOG_DELIVERY | {"states:SendTaskSuccess", "states:SendTaskFailure"}
+    # Task tokens and metric reads are not resources IAM can name.
+    assert unscoped <= LOG_DELIVERY | {
+        "states:SendTaskSuccess",
+        "states:SendTaskFailure",
+        "cloudwatch:GetMetricData",
+    }
 
 
 # --- the cleanup rule -------------------------------------------------------------
