@@ -72,6 +72,11 @@ def test_start_wait_with_failing_pre_traffic_hook_exits_3(cli: Cli, target: Targ
             "checkIntervalSeconds",
             id="check-interval",
         ),
+        pytest.param(
+            ["--strategy", "Canary10Percent5Minutes", "--analysis", '{"maxErrorRate": 150}'],
+            "analysis.maxErrorRate",
+            id="analysis-rate",
+        ),
     ],
 )
 def test_bad_input_is_refused_with_exit_4_naming_the_field_and_starts_nothing(
@@ -89,6 +94,18 @@ def test_bad_input_is_refused_with_exit_4_naming_the_field_and_starts_nothing(
     assert "nothing was changed" in result.stderr
     assert executions(local_engine) == before
     assert target.alias() == ("1", {})
+
+
+def test_analysis_that_is_no_json_is_a_usage_error_naming_the_option(
+    cli: Cli, local_engine: LocalEngine, target: Target
+) -> None:
+    before = executions(local_engine)
+
+    result = cli(*target.start_args("--strategy", "Canary10Percent5Minutes", "--analysis", "{max"))
+
+    assert result.exit_code == 2
+    assert "--analysis" in result.stderr and "must be a JSON object" in result.stderr
+    assert executions(local_engine) == before
 
 
 def test_a_mistyped_strategy_is_refused_with_the_name_it_probably_meant(

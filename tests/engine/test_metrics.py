@@ -341,6 +341,29 @@ def test_duration_is_the_milliseconds_the_invocation_ran(
     assert total(cloudwatch, "Duration", dims(name), stat="p99") == extended["p99"]
 
 
+SLOW_INIT = """
+import time
+
+time.sleep(0.4)  # a cold start: the import takes its time, the handler none
+
+
+def handler(event, context):
+    return {"ok": True}
+"""
+
+
+def test_duration_leaves_out_the_init_of_a_cold_start(
+    lambda_client: Any, cloudwatch: Any, make_function: Callable[..., str]
+) -> None:
+    name = make_function(SLOW_INIT, prefix="cold")
+    invoke(lambda_client, name)
+
+    (point,) = statistics(cloudwatch, "Duration", dims(name), Statistics=["Maximum"])
+
+    # Lambda reports the init apart (Init Duration); Duration is the handler's run.
+    assert point["Maximum"] < 400.0
+
+
 def test_a_dry_run_publishes_nothing(
     lambda_client: Any, cloudwatch: Any, make_function: Callable[..., str]
 ) -> None:

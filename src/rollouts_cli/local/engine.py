@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from moto.awslambda import models as lambda_models
 from moto.core.config import default_user_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from rollouts_cli.local import clock, corrections, timescale
+from rollouts_cli.local import clock, corrections, metrics, timescale
 from rollouts_cli.local.alarm_evaluation import AlarmEvaluator
 from rollouts_cli.local.deploy import Stack, deploy, project_root
 from rollouts_cli.local.faults import faults, invoked_as
@@ -107,7 +108,9 @@ def _invoke_in_process(self: Any, event: Any = None) -> tuple[str, bool, str]:
         timeout_seconds=float(self.timeout),
         log_group_name=self.logs_group_name,
     )
+    begun = time.perf_counter()
     result = _runtime.invoke(handler, event if event is not None else {}, context, environment)
+    metrics.handler_ran((time.perf_counter() - begun) * 1000.0)
     if result.logs:
         self.save_logs(result.logs)
     return result.payload, result.errored, result.logs

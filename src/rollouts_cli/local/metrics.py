@@ -639,6 +639,12 @@ def dimension_sets(
     return sets
 
 
+def handler_ran(milliseconds: float) -> None:
+    """Tell this invocation's metrics how long its handler ran, init left out (the runtime
+    calls it; without it ``Duration`` is the whole in-process invocation)."""
+    _local.ran_ms = milliseconds
+
+
 def publish_invocation(
     function: Any,
     qualifier: str | None,
@@ -684,7 +690,8 @@ def lambda_metrics() -> None:
     the two versions of a weighted alias). moto publishes nothing. Here every
     ``LambdaFunction.invoke`` (the Invoke API, Step Functions tasks, which call
     Invoke, and moto's event sources, which invoke the function directly)
-    publishes them; ``Duration`` is the real time the in-process invocation took.
+    publishes them; ``Duration`` is the real time the handler ran (``handler_ran``),
+    without the import of a cold start, which Lambda reports apart as its init.
     A ``DryRun`` publishes nothing, as on AWS. ``Throttles`` is never published:
     the engine never throttles an invocation.
     """
@@ -700,8 +707,12 @@ def lambda_metrics() -> None:
             through = (None if version == "$LATEST" else version, None)
         started = clock.naive_now()
         begun = time.perf_counter()
+        _local.ran_ms = None
         payload = original(self, body, request_headers, response_headers)
-        duration_ms = (time.perf_counter() - begun) * 1000.0
+        # The handler's own run when the runtime measured it: Lambda's Duration leaves
+        # the init (the import of a cold start) out.
+        ran: float | None = getattr(_local, "ran_ms", None)
+        duration_ms = ran if ran is not None else (time.perf_counter() - begun) * 1000.0
         if _header(request_headers, "x-amz-invocation-type") != "DryRun":
             errored = "x-amz-function-error" in (response_headers or {})
             publish_invocation(self, through[0], through[1], started, duration_ms, errored)
