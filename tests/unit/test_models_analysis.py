@@ -136,6 +136,71 @@ def refused(analysis: Any, **request: Any) -> dict[str, str]:
             id="metric-unknown-field",
         ),
         pytest.param(
+            {"maxP99DurationMs": 1e200}, {}, "analysis.maxP99DurationMs", "1e+12", id="p99-huge"
+        ),
+        pytest.param(
+            {"maxErrorRate": 1e-320}, {}, "analysis.maxErrorRate", "1e-06", id="rate-underflows"
+        ),
+        pytest.param(
+            {"metrics": [{**METRIC, "max": -1e300}]},
+            {},
+            "analysis.metrics[0].max",
+            "1e+12",
+            id="metric-max-huge",
+        ),
+        pytest.param(
+            {"metrics": [{**METRIC, "namespace": ":aws"}]},
+            {},
+            "analysis.metrics[0].namespace",
+            "must not start with a colon",
+            id="metric-namespace-colon",
+        ),
+        pytest.param(
+            {
+                "metrics": [
+                    {
+                        **METRIC,
+                        "dimensions": [
+                            {"name": "Version", "value": "${version}"},
+                            {"name": "Version", "value": "7"},
+                        ],
+                    }
+                ]
+            },
+            {},
+            "analysis.metrics[0].dimensions",
+            'names "Version" more than once',
+            id="metric-dimension-twice",
+        ),
+        pytest.param(
+            {
+                "metrics": [
+                    {
+                        **METRIC,
+                        "dimensions": [
+                            {"name": f"d{n}", "value": "${version}" + "x" * 1000} for n in range(30)
+                        ],
+                    }
+                ]
+                * 10
+            },
+            {},
+            "analysis",
+            "more than the 8192 it may hold",
+            id="too-big-to-travel-with-every-task",
+        ),
+        pytest.param(
+            {"maxErrorRate": 1},
+            {
+                "strategy": {
+                    "steps": [{"pause": {"seconds": 300}}, {"weight": 10, "bakeSeconds": 300}]
+                }
+            },
+            "strategy",
+            "a pause before the first step holds 0% on the target",
+            id="a-leading-pause-can-never-be-judged",
+        ),
+        pytest.param(
             {"metrics": [METRIC] * 11},
             {},
             "analysis.metrics",
@@ -211,3 +276,18 @@ def test_a_dry_run_never_weighs_in_the_decision() -> None:
     assert _state(step_index=0, analysis=dry, verdict=failed).judgement() is None
     judged = _state(step_index=0, verdict=failed).judgement()
     assert judged is not None and judged.outcome == "fail"
+
+
+def test_an_analysis_read_back_from_the_state_is_the_same_analysis() -> None:
+    # Every task parses the state it is given: the analysis it carries (its unset
+    # options as nulls) must parse back, or no task of the rollout could run.
+    only_increase = {**{k: v for k, v in METRIC.items() if k != "max"}, "maxIncrease": 1.5}
+    request = parse_request(
+        {**BASE, "analysis": {"compareToBaseline": True, "metrics": [METRIC, only_increase]}}
+    )
+    state = _state(analysis=request.analysis)
+
+    again = RolloutState.model_validate(state.as_json())
+
+    assert again.analysis == request.analysis
+    assert again.as_json() == state.as_json()

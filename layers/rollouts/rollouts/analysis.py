@@ -22,7 +22,8 @@ the target is *worse* when it is below ``1 - confidence``. Why this test:
   significance at small counts, but it lacks power there: "not shown worse" over
   10 invocations says little. So no verdict passes below ``minInvocations``: a
   target with fewer invocations is inconclusive, and so is any comparison with a
-  baseline that has fewer. Only evidence passes a target.
+  baseline that has fewer. Only evidence passes a target; and evidence fails it
+  at any count (12 errors in 12 invocations need no fifty).
 
 The tail is summed exactly in integers (``math.comb``) up to ``EXACT_COUNTS``
 invocations in the window; above, in floating point from ``math.lgamma``, term by
@@ -187,8 +188,11 @@ def judge(
 ) -> Verdict:
     """The verdict on the target over one window, by these rules.
 
-    1. Fewer target invocations than ``min_invocations`` (or none) -> inconclusive,
-       and nothing else is judged: "target 12 invocations, fewer than the 50 needed".
+    1. No target invocations -> inconclusive. Fewer than ``min_invocations`` ->
+       inconclusive ("target 12 invocations, fewer than the 50 needed"), unless the
+       errors already prove the target bad: more than ``max_error_rate`` allows
+       even over ``min_invocations``, or worse than the baseline by the test in 3
+       (exact at any count). Nothing passes, and no p99 is judged, below it.
     2. ``max_error_rate``: fail when the target's error rate is above it:
        "target 2.5% errors over 400 invocations, above the 1% allowed".
     3. ``compare_to_baseline``: fail when Fisher's test finds the target worse at
@@ -213,25 +217,32 @@ def judge(
     'target 21.4% errors over 70 invocations vs baseline 0.0% over 630: worse at 99% confidence'
     >>> judge(Sample(100, 2), Sample(1000, 20), compare).outcome
     <Outcome.PASS: 'pass'>
-    >>> judge(Sample(12, 12), Sample(630, 0), compare).reason
+    >>> judge(Sample(12, 0), Sample(630, 0), compare).reason
     'target 12 invocations, fewer than the 50 needed'
+    >>> judge(Sample(12, 12), Sample(630, 0), compare).outcome  # proven bad, even so few
+    <Outcome.FAIL: 'fail'>
     """
     needed = thresholds.needed
-    if target.invocations < needed:
-        reason = (
-            "no target invocations"
-            if target.invocations == 0
-            else f"target {target.invocations} invocations, fewer than the {needed} needed"
-        )
-        return _verdict(Outcome.INCONCLUSIVE, reason, target, baseline)
+    if target.invocations == 0:
+        return _verdict(Outcome.INCONCLUSIVE, "no target invocations", target, baseline)
+    small = target.invocations < needed
     checks: list[tuple[Outcome, str]] = []
     p_value: float | None = None
     p99_ratio: float | None = None
     if thresholds.max_error_rate is not None:
-        checks.append(_error_rate_check(target, thresholds.max_error_rate))
+        checks.append(_error_rate_check(target, thresholds.max_error_rate, needed))
     if thresholds.compare_to_baseline:
         check, p_value = _baseline_check(target, baseline, thresholds.confidence, needed)
         checks.append(check)
+    if small:
+        # Too few to pass, or to judge a p99; but errors that already prove the target
+        # bad fail it: more than the rate allows even over the invocations needed, or
+        # worse than the baseline by the exact test (exact at any count).
+        failed = [text for result, text in checks if result is Outcome.FAIL]
+        if failed:
+            return _verdict(Outcome.FAIL, "; ".join(failed), target, baseline, p_value)
+        reason = f"target {target.invocations} invocations, fewer than the {needed} needed"
+        return _verdict(Outcome.INCONCLUSIVE, reason, target, baseline, p_value)
     if thresholds.max_p99_duration_ms is not None:
         checks.append(_p99_check(target, thresholds.max_p99_duration_ms))
     if thresholds.max_duration_increase is not None:
@@ -286,10 +297,19 @@ def _ms(value: float) -> str:
     return f"{value:g} ms"
 
 
-def _error_rate_check(target: Sample, max_error_rate: float) -> tuple[Outcome, str]:
+def _error_rate_check(target: Sample, max_error_rate: float, needed: int) -> tuple[Outcome, str]:
     # Compared in counts, not rounded percents: 11 errors in 1000 fail a 1% limit.
-    above = 100 * target.errors > max_error_rate * target.invocations
     allowed = f"the {max_error_rate:g}% allowed"
+    if target.invocations < needed:
+        # Fewer than needed: a fail only if the errors are too many even over ``needed``.
+        if 100 * target.errors > max_error_rate * needed:
+            return (
+                Outcome.FAIL,
+                f"target {target.errors} errors in {target.invocations} invocations, above"
+                f" {allowed} even over the {needed} needed",
+            )
+        return Outcome.INCONCLUSIVE, f"target {target.invocations} invocations"
+    above = 100 * target.errors > max_error_rate * target.invocations
     if above:
         return Outcome.FAIL, f"target {_errors(target)}, above {allowed}"
     return Outcome.PASS, f"target {_errors(target)}, within {allowed}"
@@ -305,9 +325,16 @@ def _no_baseline(baseline: Sample | None, needed: int) -> str:
 def _baseline_check(
     target: Sample, baseline: Sample | None, confidence: float, needed: int
 ) -> tuple[tuple[Outcome, str], float | None]:
-    if baseline is None or baseline.invocations < needed:
+    if baseline is None or baseline.invocations == 0:
         return (Outcome.INCONCLUSIVE, _no_baseline(baseline, needed)), None
     p_value = fisher_p_value(target, baseline)
+    if p_value >= 1 - confidence and min(target.invocations, baseline.invocations) < needed:
+        # Not shown worse over too few: no pass. (Shown worse is a fail at any count:
+        # the test is exact.)
+        small = baseline if baseline.invocations < needed else target
+        side = "baseline" if small is baseline else "target"
+        reason = f"{side} {small.invocations} invocations, fewer than the {needed} needed"
+        return (Outcome.INCONCLUSIVE, reason), p_value
     figures = (
         f"target {_errors(target)} vs baseline "
         f"{_percent(baseline.error_rate)} over {baseline.invocations}"
@@ -436,6 +463,10 @@ class Reading:
     baseline: float | None
     maximum: float | None = None
     max_increase: float | None = None
+    # For a statistic that grows with traffic (Sum, SampleCount): each version's own
+    # invocations, so that ``max_increase`` compares per invocation, whatever the split.
+    target_invocations: int | None = None
+    baseline_invocations: int | None = None
 
 
 def check_metric(reading: Reading) -> tuple[Outcome, str]:
@@ -469,21 +500,32 @@ def check_metric(reading: Reading) -> tuple[Outcome, str]:
                 )
             )
     if reading.max_increase is not None:
-        limit = reading.max_increase
-        if reading.baseline is None:
-            results.append((Outcome.INCONCLUSIVE, f"{name}: no baseline data to compare with"))
-        else:
-            figures = f"{name} {value:.4g} on the target vs {reading.baseline:.4g} on the baseline"
-            # As a product: exact at the limit, and a zero baseline needs no division.
-            if value > limit * reading.baseline:
-                results.append((Outcome.FAIL, f"{figures}, above the {limit:g}x allowed"))
-            else:
-                results.append((Outcome.PASS, f"{figures}, within the {limit:g}x allowed"))
+        results.append(_increase_of(reading, reading.max_increase))
     for worst in (Outcome.FAIL, Outcome.INCONCLUSIVE):
         texts = [text for outcome, text in results if outcome is worst]
         if texts:
             return worst, "; ".join(texts)
     return Outcome.PASS, "; ".join(text for _, text in results) or f"{name} {value:.4g}"
+
+
+def _increase_of(reading: Reading, limit: float) -> tuple[Outcome, str]:
+    """``max_increase``: the target's value against the baseline's (per invocation when
+    the reading counts them)."""
+    name, target, baseline = reading.label, reading.target, reading.baseline
+    if baseline is None or target is None:
+        return Outcome.INCONCLUSIVE, f"{name}: no baseline data to compare with"
+    unit = ""
+    if reading.target_invocations is not None and reading.baseline_invocations is not None:
+        if not reading.target_invocations or not reading.baseline_invocations:
+            return Outcome.INCONCLUSIVE, f"{name}: no invocations to count it per"
+        target /= reading.target_invocations
+        baseline /= reading.baseline_invocations
+        unit = " per invocation"
+    figures = f"{name}{unit} {target:.4g} on the target vs {baseline:.4g} on the baseline"
+    # As a product: exact at the limit, and a zero baseline needs no division.
+    if target > limit * baseline:
+        return Outcome.FAIL, f"{figures}, above the {limit:g}x allowed"
+    return Outcome.PASS, f"{figures}, within the {limit:g}x allowed"
 
 
 # -- the window a step is judged by ---------------------------------------------
@@ -542,16 +584,22 @@ def window(shifted_at: datetime, now: datetime, settle_seconds: int) -> Window |
     return Window(start, now)
 
 
-def settling(reason: str) -> Verdict:
-    """The verdict before a step has a window: inconclusive, saying why."""
+def unjudged(reason: str) -> Verdict:
+    """The verdict when there is nothing to judge (settling, partial figures): inconclusive,
+    saying why."""
     return _verdict(Outcome.INCONCLUSIVE, reason, Sample(0, 0), None)
+
+
+# Below this a p-value is recorded as 0 (DynamoDB refuses numbers under 1e-130).
+SMALLEST_P_VALUE_SHOWN = 1e-100
 
 
 def verdict_json(verdict: Verdict, dry_run: bool = False) -> dict[str, Any]:
     """The verdict as the record, the status events and the console show it.
 
     Numbers rounded for people (rates to 0.01 percent, p-values to 4 significant
-    digits); an infinite p99 ratio (a zero baseline p99) is left out.
+    digits, and 0 below 1e-100); an infinite p99 ratio (a zero baseline p99) is
+    left out.
     """
 
     def rate(value: float | None) -> float | None:
@@ -575,7 +623,9 @@ def verdict_json(verdict: Verdict, dry_run: bool = False) -> dict[str, Any]:
             "p99Ms": rate(verdict.baseline_p99_ms),
         }
     if verdict.p_value is not None:
-        shown["pValue"] = float(f"{verdict.p_value:.4g}")
+        # DynamoDB keeps numbers down to 1e-130: a smaller p-value is shown as 0.
+        p = float(f"{verdict.p_value:.4g}")
+        shown["pValue"] = p if p >= SMALLEST_P_VALUE_SHOWN else 0.0
     if verdict.p99_ratio is not None and math.isfinite(verdict.p99_ratio):
         shown["p99Ratio"] = round(verdict.p99_ratio, 3)
     if dry_run:

@@ -27,7 +27,15 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal, NoReturn
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    model_validator,
+)
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
@@ -374,8 +382,29 @@ MIN_JUDGED_BAKE_SECONDS = 2 * PERIOD_SECONDS
 # At most this many custom metrics: each is two more queries at every health check.
 MAX_METRICS = 10
 MAX_SETTLE_SECONDS = 3600
-_Percent = Annotated[float, Field(strict=True, ge=0, le=100, allow_inf_nan=False)]
-_Positive = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
+# Numbers a record can keep: DynamoDB stores 1e-130 to 1e126, and no threshold needs
+# more than six decimals or more than a trillion.
+_SMALLEST, _LARGEST = 1e-6, 1e12
+
+
+def _storable_number(value: float | None) -> float | None:
+    if value is not None and value != 0 and not _SMALLEST <= abs(value) <= _LARGEST:
+        _fail_here(
+            "", f"must be 0 or between {_SMALLEST:g} and {_LARGEST:g} in size, not {value:g}"
+        )
+    return value
+
+
+_Percent = Annotated[
+    float, Field(strict=True, ge=0, le=100, allow_inf_nan=False), AfterValidator(_storable_number)
+]
+_Positive = Annotated[
+    float, Field(strict=True, gt=0, allow_inf_nan=False), AfterValidator(_storable_number)
+]
+# What the analysis may hold in all, as JSON: it travels with every task of the rollout.
+MAX_ANALYSIS_BYTES = 8_192
+# A CloudWatch namespace: printable, and not starting with a colon.
+_NAMESPACE = re.compile(r"[^:\x00-\x1f][^\x00-\x1f]*")
 # A CloudWatch statistic: Sum, Average, Minimum, Maximum, SampleCount, or a percentile.
 _STATISTIC = (
     r"Sum|Average|Minimum|Maximum|SampleCount|p(?:100(?:\.0{1,2})?|[1-9]?[0-9](?:\.[0-9]{1,2})?)"
@@ -386,6 +415,12 @@ VERSION_PLACEHOLDER = "${version}"
 def _fail_here(field: str, message: str) -> NoReturn:
     """Refuse a value inside a nested model: ``field`` is relative to where it is."""
     raise PydanticCustomError(_NESTED_ERROR_TYPE, "{errors}", {"errors": [(field, message)]})
+
+
+def _namespace(value: str) -> str:
+    if not _NAMESPACE.fullmatch(value):
+        _fail_here("", "must be printable and must not start with a colon, as CloudWatch asks")
+    return value
 
 
 def _statistic(value: object) -> str:
@@ -421,15 +456,23 @@ class CustomMetric(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
-    namespace: Annotated[str, Field(strict=True, min_length=1, max_length=255)]
+    namespace: Annotated[
+        str, Field(strict=True, min_length=1, max_length=255), AfterValidator(_namespace)
+    ]
     name: Annotated[str, Field(strict=True, min_length=1, max_length=255)]
     dimensions: Annotated[tuple[MetricDimension, ...], Field(min_length=1, max_length=30)]
     statistic: Annotated[str, PlainValidator(_statistic)] = "Sum"
-    max: Annotated[float | None, Field(strict=True, allow_inf_nan=False)] = None
+    max: Annotated[
+        float | None, Field(strict=True, allow_inf_nan=False), AfterValidator(_storable_number)
+    ] = None
     max_increase: _Positive | None = Field(default=None, alias="maxIncrease")
 
     @model_validator(mode="after")
     def _judged_somehow(self) -> CustomMetric:
+        names = [d.name for d in self.dimensions]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            _fail_here("dimensions", f"names {', '.join(map(quote, repeated))} more than once")
         if self.max is None and self.max_increase is None:
             _fail_here("", "give max, maxIncrease or both: a metric must be judged")
         if not any(VERSION_PLACEHOLDER in d.value for d in self.dimensions):
@@ -574,6 +617,23 @@ def _analysis_fits(analysis: Analysis | None, steps: tuple[Step, ...]) -> list[t
         return []
     if not steps:
         return [("analysis", "the strategy moves all traffic at once: no step to judge")]
+    size = len(analysis.model_dump_json(by_alias=True, exclude_defaults=True))
+    if size > MAX_ANALYSIS_BYTES:
+        return [
+            (
+                "analysis",
+                f"is {size} bytes as JSON, more than the {MAX_ANALYSIS_BYTES} it may hold"
+                " (it travels with every task of the rollout)",
+            )
+        ]
+    if steps[0].pause:
+        return [
+            (
+                "strategy",
+                "a pause before the first step holds 0% on the target: with analysis it"
+                " could never be judged; pause after a step instead",
+            )
+        ]
     for number, step in enumerate(steps, 1):
         if step.pause:
             continue  # a pause holds the step before: it is judged on with it

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from rollouts.aliases import Alarms, AliasConfig, FunctionInfo, InvocationTimeoutError, Lambda
-from rollouts.analysis import judge, settling, verdict_json, window
+from rollouts.analysis import Verdict, judge, unjudged, verdict_json, window
 from rollouts.aws import HOOK_READ_TIMEOUT_SECONDS, client, table
 from rollouts.decision import (
     Action,
@@ -1002,11 +1002,10 @@ def _analysed(state: RolloutState, services: Services, now: datetime) -> dict[st
         return None
     found = window(datetime.fromisoformat(state.shifted_at), now, analysis.settle_seconds)
     if isinstance(found, str):
-        verdict = settling(found)
-        span: dict[str, Any] = {}
-    else:
-        if services.traffic is None:
-            raise ValueError("analysis needs the services' traffic reader")
+        return _verdict_of(state, unjudged(found), now)
+    if services.traffic is None:
+        raise ValueError("analysis needs the services' traffic reader")
+    try:
         seen = services.traffic.read(
             state.function_name,
             state.alias,
@@ -1015,15 +1014,31 @@ def _analysed(state: RolloutState, services: Services, now: datetime) -> dict[st
             found,
             analysis.metrics,
         )
+    except RolloutError as error:
+        if not analysis.dry_run:
+            raise  # retried by the state machine; a rollback if it never reads
+        # A dry run acts on no verdict, so a metrics outage must not end it either.
+        return _verdict_of(state, unjudged(f"the metrics could not be read: {error}"), now)
+    if seen.incomplete is not None:
+        verdict = unjudged(seen.incomplete)
+    else:
         verdict = judge(seen.target, seen.baseline, analysis.thresholds(), seen.readings)
-        span = {"window": {"start": _iso(found.start), "end": _iso(found.end)}}
-    shown = verdict_json(verdict, dry_run=analysis.dry_run)
+    span = {"window": {"start": _iso(found.start), "end": _iso(found.end)}}
+    return _verdict_of(state, verdict, now, span)
+
+
+def _verdict_of(
+    state: RolloutState, verdict: Verdict, now: datetime, span: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The verdict as the record keeps it: bounded, when, at which step, over which window."""
+    assert state.analysis is not None
+    shown = verdict_json(verdict, dry_run=state.analysis.dry_run)
     return {
         **shown,
         "reason": bounded(shown["reason"]),
         "at": _iso(now),
         "step": state.step_index + 1,
-        **span,
+        **(span or {}),
     }
 
 

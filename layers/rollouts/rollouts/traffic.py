@@ -23,11 +23,16 @@ NAMESPACE = "AWS/Lambda"
 
 @dataclass(frozen=True)
 class Observed:
-    """Both versions' samples over one window, and each custom metric's reading."""
+    """Both versions' samples over one window, and each custom metric's reading.
+
+    ``incomplete`` says why the answer cannot be judged (a query CloudWatch did not
+    answer in full): then the samples are not evidence of anything.
+    """
 
     target: Sample
     baseline: Sample
     readings: tuple[Reading, ...] = ()
+    incomplete: str | None = None
 
 
 def _lambda_query(
@@ -107,6 +112,40 @@ def _value(values: dict[str, list[float]], query_id: str, statistic: str) -> flo
     return float(sum(found)) if statistic in ("Sum", "SampleCount") else float(max(found))
 
 
+def _incomplete(asked: list[dict[str, Any]], statuses: dict[str, str]) -> str | None:
+    """Why the answer is no evidence: a query not answered, or not Complete (a failed
+    Errors query must never read as "no errors")."""
+    for query in asked:
+        status = statuses.get(query["Id"])
+        if status != "Complete":
+            said = "no answer" if status is None else status
+            return f"CloudWatch answered {said} for {query['Id']}: no verdict on partial figures"
+    return None
+
+
+# Statistics that grow with a version's traffic: compared per invocation under maxIncrease.
+_PER_INVOCATION = ("Sum", "SampleCount")
+
+
+def _reading(
+    metric: CustomMetric,
+    index: int,
+    values: dict[str, list[float]],
+    target: Sample,
+    baseline: Sample,
+) -> Reading:
+    per_invocation = metric.statistic in _PER_INVOCATION
+    return Reading(
+        label=metric.label,
+        target=_value(values, f"t_metric{index}", metric.statistic),
+        baseline=_value(values, f"b_metric{index}", metric.statistic),
+        maximum=metric.max,
+        max_increase=metric.max_increase,
+        target_invocations=target.invocations if per_invocation else None,
+        baseline_invocations=baseline.invocations if per_invocation else None,
+    )
+
+
 class Traffic:
     """Reads both versions' own traffic from CloudWatch."""
 
@@ -125,6 +164,7 @@ class Traffic:
         """The target's and the baseline's samples over ``window``, in one GetMetricData."""
         asked = queries(function_name, alias, {"t": target, "b": baseline}, metrics, window.period)
         values: dict[str, list[float]] = {}
+        statuses: dict[str, str] = {}
         request: dict[str, Any] = {
             "MetricDataQueries": asked,
             "StartTime": window.start,
@@ -137,18 +177,15 @@ class Traffic:
                     values.setdefault(result["Id"], []).extend(
                         float(v) for v in result.get("Values", [])
                     )
+                    # The last page's word: PartialData goes on with NextToken.
+                    statuses[result["Id"]] = str(result.get("StatusCode", "Complete"))
                 token = answer.get("NextToken")
                 if not token:
                     break
                 request["NextToken"] = token
+        on_target, on_baseline = _sample(values, "t"), _sample(values, "b")
         readings = tuple(
-            Reading(
-                label=metric.label,
-                target=_value(values, f"t_metric{index}", metric.statistic),
-                baseline=_value(values, f"b_metric{index}", metric.statistic),
-                maximum=metric.max,
-                max_increase=metric.max_increase,
-            )
+            _reading(metric, index, values, on_target, on_baseline)
             for index, metric in enumerate(metrics)
         )
-        return Observed(_sample(values, "t"), _sample(values, "b"), readings)
+        return Observed(on_target, on_baseline, readings, _incomplete(asked, statuses))
