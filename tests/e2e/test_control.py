@@ -43,6 +43,7 @@ from rollouts_cli.local.pytest_plugin import (
     rollout_id,
     rollout_record,
     rollout_table,
+    stack_function,
 )
 
 pytestmark = pytest.mark.e2e
@@ -175,18 +176,6 @@ def test_a_rollout_watches_its_alarms_while_it_runs_and_not_after(
     assert [watchers(local_engine, a) for a in alarms] == [[], []]
 
 
-def _function_named(engine: LocalEngine, logical: str) -> str:
-    """The physical name of one of the stack's functions ("CheckHealthFunction")."""
-    names = [
-        f["FunctionName"]
-        for page in engine.client("lambda").get_paginator("list_functions").paginate()
-        for f in page["Functions"]
-        if f"-{logical}-" in f["FunctionName"]
-    ]
-    assert len(names) == 1, names
-    return str(names[0])
-
-
 @contextlib.contextmanager
 def alarm_fires_before_token(
     engine: LocalEngine, faults: Faults, alarm: str, function: str
@@ -205,7 +194,7 @@ def alarm_fires_before_token(
         cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="5xx")
 
     # The task's first UpdateItem is the write of its token.
-    token_write = FaultPoint("dynamodb", "UpdateItem", _function_named(engine, function), 1)
+    token_write = FaultPoint("dynamodb", "UpdateItem", stack_function(engine, function), 1)
     events.disable_rule(Name=rule)
     try:
         with faults.before(token_write, fire) as raced:
@@ -739,7 +728,7 @@ def test_a_late_alarm_event_about_an_alarm_now_ok_fails_no_hook_wait(
     late["detail"]["alarmName"] = alarm
 
     woke = local_engine.client("lambda").invoke(
-        FunctionName=_function_named(local_engine, "WakeRolloutsFunction"),
+        FunctionName=stack_function(local_engine, "WakeRolloutsFunction"),
         Payload=json.dumps(late).encode(),
     )
 

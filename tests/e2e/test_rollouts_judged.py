@@ -32,6 +32,7 @@ from rollouts_cli.local.pytest_plugin import (
     rollout_id,
     rollout_record,
     rollout_table,
+    stack_function,
 )
 from rollouts_cli.local.samples import create_function, publish
 
@@ -403,18 +404,6 @@ def test_each_step_is_judged_by_its_own_minutes_after_it_settled(
     assert any(v["outcome"] == "pass" and v["step"] == 2 for v in seen)
 
 
-def _function_named(engine: LocalEngine, logical: str) -> str:
-    """The physical name of one of the stack's functions ("CheckHealthFunction")."""
-    names = [
-        f["FunctionName"]
-        for page in engine.client("lambda").get_paginator("list_functions").paginate()
-        for f in page["Functions"]
-        if f"-{logical}-" in f["FunctionName"]
-    ]
-    assert len(names) == 1, names
-    return names[0]
-
-
 @pytest.mark.parametrize("kind", [FaultKind.THROTTLE, FaultKind.READ_TIMEOUT])
 def test_a_failed_metrics_read_is_retried_and_the_failing_target_still_rolled_back(
     local_engine: LocalEngine,
@@ -426,7 +415,7 @@ def test_a_failed_metrics_read_is_retried_and_the_failing_target_still_rolled_ba
 ) -> None:
     service = Service(local_engine, unique_name("orders"), target_fails=30)
     first_read = FaultPoint(
-        "cloudwatch", "GetMetricData", _function_named(local_engine, "CheckHealthFunction"), 1
+        "cloudwatch", "GetMetricData", stack_function(local_engine, "CheckHealthFunction"), 1
     )
     analysis = {"compareToBaseline": True, "minInvocations": 20}
     with (

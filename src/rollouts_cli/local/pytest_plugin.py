@@ -88,6 +88,19 @@ def rollout_id(execution_arn: str) -> str:
     return execution_arn.rsplit(":", 1)[1]
 
 
+def stack_function(engine: LocalEngine, logical: str) -> str:
+    """The physical name of one of the stack's functions ("CheckHealthFunction")."""
+    names = [
+        f["FunctionName"]
+        for page in engine.client("lambda").get_paginator("list_functions").paginate()
+        for f in page["Functions"]
+        if f"-{logical}-" in f["FunctionName"]
+    ]
+    if len(names) != 1:
+        raise AssertionError(f"not one function of the stack is {logical}: {names}")
+    return str(names[0])
+
+
 def create_hook(engine: LocalEngine, name: str, source: str) -> str:
     """A hook function running ``source`` (handler ``app.handler``); returns its name."""
     create_function(engine.client("lambda"), engine.client("iam"), name, source)
