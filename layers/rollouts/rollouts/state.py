@@ -118,15 +118,10 @@ class RolloutState(_Model):
         for want of a verdict)."""
         if self.analysis is None or self.analysis.dry_run or self.step_index < 0:
             return None
-        if self.verdict is None:
-            return Judgement(
-                outcome="inconclusive",
-                reason="not judged yet",
-                inconclusive=Inconclusive(self.analysis.inconclusive),
-            )
+        verdict = self.verdict or {"outcome": "inconclusive", "reason": "not judged yet"}
         return Judgement(
-            outcome=str(self.verdict["outcome"]),
-            reason=str(self.verdict.get("reason", "")),
+            outcome=str(verdict["outcome"]),
+            reason=str(verdict.get("reason", "")),
             inconclusive=Inconclusive(self.analysis.inconclusive),
         )
 

@@ -865,8 +865,8 @@ def shift(state: RolloutState, services: Services, now: datetime) -> RolloutStat
     if step.weight != state.weight or state.shifted_at is None:
         # A new weight: its own window, and no verdict yet (a pause step keeps both). A
         # retry of this task keeps the moment the first run recorded.
-        saved = seen.record.get("state") or {}
-        again = saved.get("stepIndex") == index and saved.get("shiftedAt")
+        recorded = seen.record.get("state") or {}
+        again = recorded.get("stepIndex") == index and recorded.get("shiftedAt")
         state = state.with_(shifted_at=str(again) if again else _since(now), verdict=None)
     state = _decided(state, state.progress().at_step(index), Health(), now, seen.control)
     saved = state

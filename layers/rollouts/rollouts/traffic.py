@@ -19,6 +19,12 @@ from rollouts.aws import aws_errors
 from rollouts.models import CustomMetric
 
 NAMESPACE = "AWS/Lambda"
+# Each version's queries: (id suffix, Lambda's metric, statistic).
+_LAMBDA_QUERIES = (
+    ("invocations", "Invocations", "Sum"),
+    ("errors", "Errors", "Sum"),
+    ("p99", "Duration", "p99"),
+)
 
 
 @dataclass(frozen=True)
@@ -35,13 +41,18 @@ class Observed:
     incomplete: str | None = None
 
 
-def _lambda_query(
-    query_id: str, metric: str, stat: str, dimensions: list[dict[str, str]], period: int
+def _query(
+    query_id: str,
+    namespace: str,
+    metric: str,
+    stat: str,
+    dimensions: list[dict[str, str]],
+    period: int,
 ) -> dict[str, Any]:
     return {
         "Id": query_id,
         "MetricStat": {
-            "Metric": {"Namespace": NAMESPACE, "MetricName": metric, "Dimensions": dimensions},
+            "Metric": {"Namespace": namespace, "MetricName": metric, "Dimensions": dimensions},
             "Period": period,
             "Stat": stat,
         },
@@ -73,26 +84,20 @@ def queries(
             {"Name": "ExecutedVersion", "Value": version},
         ]
         found += [
-            _lambda_query(f"{prefix}_invocations", "Invocations", "Sum", dimensions, period),
-            _lambda_query(f"{prefix}_errors", "Errors", "Sum", dimensions, period),
-            _lambda_query(f"{prefix}_p99", "Duration", "p99", dimensions, period),
+            _query(f"{prefix}_{suffix}", NAMESPACE, name, stat, dimensions, period)
+            for suffix, name, stat in _LAMBDA_QUERIES
         ]
-        for index, metric in enumerate(metrics):
-            found.append(
-                {
-                    "Id": f"{prefix}_metric{index}",
-                    "MetricStat": {
-                        "Metric": {
-                            "Namespace": metric.namespace,
-                            "MetricName": metric.name,
-                            "Dimensions": [d.for_version(version) for d in metric.dimensions],
-                        },
-                        "Period": period,
-                        "Stat": metric.statistic,
-                    },
-                    "ReturnData": True,
-                }
+        found += [
+            _query(
+                f"{prefix}_metric{index}",
+                metric.namespace,
+                metric.name,
+                metric.statistic,
+                [d.for_version(version) for d in metric.dimensions],
+                period,
             )
+            for index, metric in enumerate(metrics)
+        ]
     return found
 
 
