@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import wraps
+from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlparse
 
@@ -56,6 +57,7 @@ from rollouts.service import (
     start_rollout,
 )
 from rollouts_cli.follow import follow
+from rollouts_cli.picture import FORMATS, draw, marks
 from rollouts_cli.stack import (
     DEFAULT_STACK_NAME,
     Connection,
@@ -634,8 +636,24 @@ def _timeline(plane: ControlPlane, execution_arn: str, requests: list[dict[str, 
     return render(timeline(events, requests))
 
 
+def _plot_path(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value)
+    if path.suffix.lower() not in FORMATS:
+        raise click.BadParameter(f"must end in .png or .svg, not {path.name!r}")
+    return path
+
+
 @main.command("status", epilog=EXIT_CODES_HELP)
 @click.argument("rollout_id")
+@click.option(
+    "--plot",
+    metavar="FILE",
+    callback=_plot_path,
+    help="Also write the weight on the target over time, with every shift, check, verdict,"
+    " hook, request and the end marked, to FILE (.png or .svg).",
+)
 @belongs_options
 @control_plane_options
 @output_option
@@ -643,6 +661,7 @@ def status_command(
     where: Where,
     output: str,
     rollout_id: str,
+    plot: Path | None,
     function_name: str | None,
     alias: str | None,
 ) -> None:
@@ -658,6 +677,9 @@ def status_command(
         described = where.describe(rollout_id, function_name=function_name, alias=alias, live=True)
     except NotFoundError as error:
         fail(output, "NotFound", str(error))
+    if plot is not None:
+        draw(marks(described), plot)
+        click.echo(f"picture written to {plot}", err=output == "json")
     if output == "json":
         emit(output, described, [])
         return

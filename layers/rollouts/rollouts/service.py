@@ -340,6 +340,7 @@ def describe_rollout(
         "summary": state.get("summary"),
         "reason": (record or {}).get("reason"),
         "startedAt": (record or {}).get("startedAt"),
+        "promotedAt": (record or {}).get("promotedAt"),
         "endedAt": (record or {}).get("endedAt"),
         # People's requests, and what the rollout waits for now (never its token).
         "paused": (record or {}).get("pause"),

@@ -12,13 +12,16 @@
    all: CheckHealth judges the target by its own errors against the baseline
    serving beside it (Fisher's exact test). Version 2 is promoted; version 3 is
    rolled back by its verdict. Each is shown live as ``rollouts start --wait``
-   shows it (both sides' figures while it bakes), with how it ended and its timeline.
+   shows it (both sides' figures while it bakes), with how it ended, its timeline
+   and its picture (``demo-pictures/rollout-N-ID.png``, as ``rollouts status ID
+   --plot FILE`` draws it).
 """
 
 from __future__ import annotations
 
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -33,6 +36,7 @@ from rollouts_cli.local import metrics
 from rollouts_cli.local.engine import LocalEngine
 from rollouts_cli.local.load import Load, Served, service_source
 from rollouts_cli.local.samples import create_function, publish
+from rollouts_cli.picture import draw, marks
 from rollouts_cli.stack import Connection
 from rollouts_cli.timeline import render, timeline
 from rollouts_cli.views import ended, ending, percent
@@ -48,6 +52,8 @@ REQUESTS_PER_SECOND = 40.0
 # Lambda publishes its metrics about a minute after the invocation; so does the engine here.
 METRICS_DELAY_SECONDS = 60
 ANALYSIS = {"compareToBaseline": True, "minInvocations": 20, "inconclusive": "rollback"}
+# Where the demo leaves each rollout's picture (``rollouts status ID --plot FILE`` draws it).
+PICTURES = Path("demo-pictures")
 
 
 def _alias(engine: LocalEngine) -> tuple[str, dict[str, int | float]]:
@@ -114,6 +120,7 @@ def run_demo(console: Console, time_scale: float = 0.05) -> int:
         f"  state machine {info.state_machine_arn}\n  table {info.table_name}",
         highlight=False,
     )
+    PICTURES.mkdir(exist_ok=True)
     try:
         lam = engine.client("lambda")
         iam = engine.client("iam")
@@ -173,6 +180,11 @@ def run_demo(console: Console, time_scale: float = 0.05) -> int:
             console.print("[bold]Timeline[/] (UTC)")
             for line in render(timeline(history, last.get("requests") or [])):
                 console.print(f"  {line}", highlight=False, markup=False)
+            picture = draw(
+                marks(where.describe(rollout_id)),
+                PICTURES / f"rollout-{number}-{rollout_id}.png",
+            )
+            console.print(f"Picture of rollout {number}: {picture}", highlight=False)
         load.stop()
         console.rule()
         final_version, final_weights = _alias(engine)
