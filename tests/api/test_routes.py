@@ -130,6 +130,15 @@ def test_start_answers_202_and_starts_the_execution_named_by_the_rollout_id(api:
     assert json.loads(execution["input"]) == execution_input()
 
 
+def test_a_start_with_analysis_passes_it_on_as_sent(api: Api) -> None:
+    analysis = {"compareToBaseline": True, "maxErrorRate": 1.5, "minInvocations": 50}
+    answer = start(api, canary(analysis=analysis))
+
+    assert answer.status == 202, answer.body
+    execution = api.sfn.describe_execution(executionArn=answer.body["executionArn"])
+    assert json.loads(execution["input"]) == execution_input(analysis=analysis)
+
+
 def test_the_status_url_describes_the_rollout(api: Api) -> None:
     started = start(api, alias="blue")
     rollout_id = started.body["rolloutId"]
@@ -271,6 +280,14 @@ def test_bad_input_is_400_naming_every_bad_field_and_starts_nothing(api: Api) ->
         pytest.param(canary(hooks={"preTraffik": "x"}), "hooks.preTraffik", id="unknown-hook"),
         pytest.param(canary(colour="blue"), "colour", id="unknown-field"),
         pytest.param(["orders-api"], "input", id="not-an-object"),
+        pytest.param(
+            canary(analysis={"maxErrorRate": 150}), "analysis.maxErrorRate", id="analysis-rate"
+        ),
+        pytest.param(
+            canary(analysis={"compareToBaseline": True, "dryrun": True}),
+            "analysis.dryrun",
+            id="analysis-typo",
+        ),
     ],
 )
 def test_bad_input_names_the_field(api: Api, payload: Any, field: str) -> None:
