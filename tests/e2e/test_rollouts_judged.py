@@ -5,7 +5,7 @@ traffic through the weighted alias (``Load``): the engine routes each request by
 the alias's weights, runs the version it picked, and publishes Lambda's metrics
 per executed version on its clock; CheckHealth reads them back with
 GetMetricData and judges. Time is compressed (one real second is 50 engine
-seconds), so a ten-minute bake lasts twelve real seconds.
+seconds), so a six-minute bake lasts seven real seconds.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ pytestmark = pytest.mark.e2e
 
 SCALE = 0.02  # one real second is 50 engine seconds
 # Half the traffic on the target, so both sides have counts to compare within minutes.
-HALF = {"steps": [{"weight": 50, "bakeSeconds": 600}]}
+HALF = {"steps": [{"weight": 50, "bakeSeconds": 360}]}
 REQUESTS_PER_SECOND = 40.0  # real: 0.8 a second of engine time, 48 a minute
 
 
