@@ -484,6 +484,26 @@ def token_of(engine: LocalEngine, table: str, arn: str) -> str:
     return str(eventually(found, "the hook's callback token", 60))
 
 
+def pending_request(
+    target: Target,
+    hook: str,
+    lifecycle: str = "preTraffic",
+    timeout_seconds: int = 86_400,
+    alarms: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """All at once to version 2, with ``hook`` as the ``lifecycle`` hook (a day to answer)."""
+    request: dict[str, Any] = {
+        "functionName": target.name,
+        "alias": "live",
+        "version": "2",
+        "strategy": "AllAtOnce",
+        "hooks": {lifecycle: {"function": hook, "timeoutSeconds": timeout_seconds}},
+    }
+    if alarms:
+        request["alarms"] = list(alarms)
+    return request
+
+
 def pending_rollout(
     engine: LocalEngine,
     rollouts: Rollouts,
@@ -491,15 +511,7 @@ def pending_rollout(
     hook: str,
     timeout_seconds: int = 86_400,
 ) -> str:
-    return rollouts.start(
-        {
-            "functionName": target.name,
-            "alias": "live",
-            "version": "2",
-            "strategy": "AllAtOnce",
-            "hooks": {"preTraffic": {"function": hook, "timeoutSeconds": timeout_seconds}},
-        }
-    )
+    return rollouts.start(pending_request(target, hook, timeout_seconds=timeout_seconds))
 
 
 def test_a_hook_that_answers_forty_minutes_later_passes(
@@ -632,16 +644,7 @@ def test_an_alarm_entering_alarm_while_a_post_traffic_hook_waits_rolls_back_at_o
     target = Target(local_engine, unique_name("orders"))
     alarm = create_alarm(local_engine, unique_name("orders-errors"))
     hook = create_hook(local_engine, unique_name("pending-post"), PENDING_HOOK.format(table=tokens))
-    arn = rollouts.start(
-        {
-            "functionName": target.name,
-            "alias": "live",
-            "version": "2",
-            "strategy": "AllAtOnce",
-            "alarms": [alarm],
-            "hooks": {"postTraffic": {"function": hook, "timeoutSeconds": 86_400}},
-        }
-    )
+    arn = rollouts.start(pending_request(target, hook, "postTraffic", alarms=(alarm,)))
     token_of(local_engine, tokens, arn)
     eventually(lambda: (record_of(local_engine, arn).get("waiting") or {}).get("hook"), "wait")
     assert target.alias() == ("2", {})
@@ -679,15 +682,7 @@ def test_an_alarm_that_fired_before_the_hook_left_its_token_fails_the_wait_at_on
 
     with alarm_fires_before_token(local_engine, faults, alarm, "RunHookFunction") as raced:
         ended = rollouts.run(
-            {
-                "functionName": target.name,
-                "alias": "live",
-                "version": "2",
-                "strategy": "AllAtOnce",
-                "alarms": [alarm],
-                "hooks": {"postTraffic": {"function": hook, "timeoutSeconds": 86_400}},
-            },
-            timeout=60,
+            pending_request(target, hook, "postTraffic", alarms=(alarm,)), timeout=60
         )
 
     assert raced.fired
@@ -712,16 +707,7 @@ def test_a_late_alarm_event_about_an_alarm_now_ok_fails_no_hook_wait(
     target = Target(local_engine, unique_name("orders"))
     alarm = create_alarm(local_engine, unique_name("orders-errors"))
     hook = create_hook(local_engine, unique_name("pending-post"), PENDING_HOOK.format(table=tokens))
-    arn = rollouts.start(
-        {
-            "functionName": target.name,
-            "alias": "live",
-            "version": "2",
-            "strategy": "AllAtOnce",
-            "alarms": [alarm],
-            "hooks": {"postTraffic": {"function": hook, "timeoutSeconds": 86_400}},
-        }
-    )
+    arn = rollouts.start(pending_request(target, hook, "postTraffic", alarms=(alarm,)))
     token = token_of(local_engine, tokens, arn)
     eventually(lambda: (record_of(local_engine, arn).get("waiting") or {}).get("hook"), "wait")
     late = json.loads((EVENTS / "alarm-state-change.json").read_text())
