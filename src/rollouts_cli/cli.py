@@ -969,6 +969,70 @@ def local() -> None:
     """The embedded local engine (moto, with the control plane deployed from template.yaml)."""
 
 
+def _serve_until_stopped() -> None:
+    """Block until Ctrl-C or SIGTERM."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+
+
+def console_port_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--console-port",
+        type=click.IntRange(0, 65535),
+        default=0,
+        show_default=True,
+        help="The console's port on 127.0.0.1 (0: any free port; consoleUrl names it).",
+    )(command)
+
+
+@main.command("console", epilog=EXIT_CODES_HELP)
+@click.option(
+    "--port",
+    "-p",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="The port on 127.0.0.1 (0: any free port; the URL printed names it).",
+)
+@click.option(
+    "--allow-actions",
+    is_flag=True,
+    help="Show pause, resume, promote and abort as buttons, asked as you"
+    " (your credentials, your identity recorded with each). Off: the console only shows.",
+)
+@control_plane_options
+def console_command(where: Where, port: int, allow_actions: bool) -> None:
+    """Serve a console for the stack's rollouts on 127.0.0.1, with your own credentials.
+
+    Its pages list the rollouts, newest first, and show each one live: the state
+    machine with the states its execution visited and the one it is in now, the
+    weight on the target over time with every shift, check, verdict, hook,
+    request and the end marked, its checks and its cause. Prints the URL, then
+    serves until interrupted. Exits 1 when the stack cannot be found.
+    """
+    from rollouts_cli.console.server import ConsoleServer
+
+    where.plane  # noqa: B018 (fail now, not in the first page, when the stack is missing)
+    server = ConsoleServer(where, port, allow_actions=allow_actions)
+    try:
+        url = server.start()
+    except OSError as error:
+        errors.print(f"cannot serve the console on 127.0.0.1:{port}: {error}")
+        sys.exit(EXIT_CLI_FAILED)
+    actions = "with actions" if allow_actions else "read-only (--allow-actions to act)"
+    click.echo(f"console for {where.stack_name} in {where.connection.where}, {actions}: {url}")
+    sys.stdout.flush()
+    try:
+        _serve_until_stopped()
+    finally:
+        server.stop()
+
+
 @local.command("up")
 @click.option("--port", "-p", type=click.IntRange(1, 65535), default=4566, show_default=True)
 @click.option(
@@ -979,11 +1043,14 @@ def local() -> None:
     show_default=True,
     help="Multiplies every wait: 0.01 turns a 5-minute bake into 3 s; 0 never waits.",
 )
-def local_up(port: int, time_scale: float) -> None:
-    """Serve the control plane on 127.0.0.1:PORT until interrupted.
+@console_port_option
+def local_up(port: int, time_scale: float, console_port: int) -> None:
+    """Serve the control plane on 127.0.0.1:PORT, and its console, until interrupted.
 
-    Prints one JSON line: endpoint, region, stateMachineArn, tableName.
+    Prints one JSON line: endpoint, region, stateMachineArn, tableName, consoleUrl.
+    The console's buttons act (pause, resume, promote, abort) as the engine's caller.
     """
+    from rollouts_cli.console.server import ConsoleServer
     from rollouts_cli.local.engine import LocalEngine
 
     engine = LocalEngine(port=port, time_scale=time_scale)
@@ -992,16 +1059,22 @@ def local_up(port: int, time_scale: float) -> None:
     except OSError as error:
         errors.print(f"cannot start the local engine: {error}")
         sys.exit(EXIT_CLI_FAILED)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    click.echo(json.dumps(info.as_json()), nl=True)
-    sys.stdout.flush()
+    server = ConsoleServer(
+        Where(info.stack_name, Connection(endpoint_url=info.endpoint)),
+        console_port,
+        allow_actions=True,
+    )
     try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
+        try:
+            url = server.start()
+        except OSError as error:
+            errors.print(f"cannot serve the console on 127.0.0.1:{console_port}: {error}")
+            sys.exit(EXIT_CLI_FAILED)
+        click.echo(json.dumps({**info.as_json(), "consoleUrl": url}), nl=True)
+        sys.stdout.flush()
+        _serve_until_stopped()
     finally:
+        server.stop()
         engine.stop()
 
 
@@ -1009,12 +1082,26 @@ def local_up(port: int, time_scale: float) -> None:
 @click.option(
     "--time-scale", "-t", type=click.FloatRange(min=0.001), default=0.05, show_default=True
 )
-def local_demo(time_scale: float) -> None:
+@click.option(
+    "--keep",
+    is_flag=True,
+    help="Leave the engine and its console running after the demo, until interrupted.",
+)
+@console_port_option
+def local_demo(time_scale: float, keep: bool, console_port: int) -> None:
     """Two canaries on the local engine, judged by analysis: a healthy version promoted, a
-    faulty one rolled back by its own errors against the baseline's."""
+    faulty one rolled back by its own errors against the baseline's. Watch them in the
+    console whose URL it prints."""
     from rollouts_cli.local.demo import run_demo
 
-    sys.exit(run_demo(console, time_scale))
+    sys.exit(
+        run_demo(
+            console,
+            time_scale,
+            console_port=console_port,
+            keep=_serve_until_stopped if keep else None,
+        )
+    )
 
 
 if __name__ == "__main__":

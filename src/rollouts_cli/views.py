@@ -341,7 +341,7 @@ def latest_verdict(described: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _alarms(check: dict[str, Any]) -> str:
+def alarms_text(check: dict[str, Any]) -> str:
     """``"1 alarm OK"``, ``"errors=ALARM (Threshold Crossed: ...)"`` or ``"no alarms"``."""
     not_ok: dict[str, str] = dict(check.get("alarmsNotOk") or {})
     reasons: dict[str, str] = dict(check.get("alarmReasons") or {})
@@ -386,7 +386,7 @@ def status_lines(described: dict[str, Any], timeline: list[str]) -> list[str]:
         verdict = f", analysis {judged}" if judged else ""
         lines.append(
             f"  {when(check.get('at'))}  step {check.get('step')} at {check.get('weight')}%, "
-            f"baked {human(int(check.get('bakedSeconds') or 0))}, {_alarms(check)}{verdict}"
+            f"baked {human(int(check.get('bakedSeconds') or 0))}, {alarms_text(check)}{verdict}"
             f" -> {check.get('action')}{reason}"
         )
     if timeline:

@@ -13,11 +13,13 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from rollouts_cli.local import clock as engine_clock
 from rollouts_cli.local import samples
 from rollouts_cli.local.engine import LocalEngine
 from rollouts_cli.local.faults import STATES, FaultKind, FaultPoint, Faults
@@ -539,6 +541,61 @@ def test_stop_execution_keeps_its_error_and_cause(
     assert described["status"] == "ABORTED"
     assert described.get("error") == "Operator.Stop"
     assert described.get("cause") == "stopped by a test"
+
+
+# --- executions_on_the_clock ------------------------------------------------------------
+SHORT_WAIT_MACHINE = {
+    "StartAt": "Bake",
+    "States": {
+        "Bake": {"Type": "Wait", "Seconds": 300, "Next": "Done"},
+        "Done": {"Type": "Pass", "End": True},
+    },
+}
+
+
+def test_an_execution_and_its_history_are_on_the_engine_clock(
+    sfn: Any,
+    make_state_machine: Callable[[Any], str],
+    finished: Callable[..., Any],
+    time_scale: Callable[[float], None],
+) -> None:
+    # 300 s at scale 0.01 pass in 3 real seconds: on the engine clock, as on AWS, they are 300 s.
+    time_scale(0.01)
+    before = engine_clock.now()
+    execution = sfn.start_execution(stateMachineArn=make_state_machine(SHORT_WAIT_MACHINE))[
+        "executionArn"
+    ]
+
+    described = finished(execution, timeout=30)
+    after = engine_clock.now()
+    assert described["status"] == "SUCCEEDED", described
+    started, stopped = described["startDate"], described["stopDate"]
+    assert before - timedelta(seconds=5) <= started <= before + timedelta(seconds=60)
+    assert timedelta(seconds=300) <= stopped - started <= after - before + timedelta(seconds=5)
+    events = sfn.get_execution_history(executionArn=execution)["events"]
+    assert events[-1]["timestamp"] - events[0]["timestamp"] >= timedelta(seconds=300)
+    assert all(started - timedelta(seconds=1) <= e["timestamp"] <= after for e in events)
+
+
+def test_a_stopped_execution_stops_on_the_engine_clock(
+    sfn: Any,
+    make_state_machine: Callable[[Any], str],
+    finished: Callable[..., Any],
+    time_scale: Callable[[float], None],
+) -> None:
+    time_scale(0.01)
+    execution = sfn.start_execution(stateMachineArn=make_state_machine(LONG_WAIT_MACHINE))[
+        "executionArn"
+    ]
+    time.sleep(1.0)  # 100 engine seconds
+    stopping = engine_clock.now()
+
+    sfn.stop_execution(executionArn=execution, error="Operator.Stop", cause="by a test")
+
+    described = finished(execution)
+    assert described["status"] == "ABORTED"
+    assert described["stopDate"] - described["startDate"] >= timedelta(seconds=90)
+    assert abs(described["stopDate"] - stopping) < timedelta(seconds=30)
 
 
 # --- send_task_failure_cause ------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from rollouts_cli.local import clock as engine_clock
 from rollouts_cli.local import timescale
 
 from .conftest import eventually
@@ -283,10 +284,14 @@ def history_types(sfn: Any, execution: str) -> list[str]:
 
 
 def waited(sfn: Any, execution: str, ended: str) -> float:
-    """Real seconds between the function's return (TaskSubmitted) and the ``ended`` event."""
+    """Real seconds between the function's return (TaskSubmitted) and the ``ended`` event.
+
+    The history is stamped by the engine clock, which runs ``1 / scale`` times faster
+    than real time (the scale is not changed during these tests).
+    """
     events = sfn.get_execution_history(executionArn=execution)["events"]
     at = {e["type"]: e["timestamp"] for e in events}
-    return float((at[ended] - at["TaskSubmitted"]).total_seconds())
+    return float((at[ended] - at["TaskSubmitted"]).total_seconds()) / engine_clock.rate()
 
 
 @pytest.fixture

@@ -618,13 +618,14 @@ def resume_rollout(
     sfn: Any = None,
     function_name: str | None = None,
     alias: str | None = None,
+    reason: str | None = None,
 ) -> dict[str, Any]:
     """Let a paused rollout go on: its bake continues where it was paused."""
     entry, record = _request(
         rollout_id,
         "resume",
         by,
-        None,
+        reason,
         store,
         now,
         sfn,
@@ -646,6 +647,7 @@ def promote_rollout(
     sfn: Any = None,
     function_name: str | None = None,
     alias: str | None = None,
+    reason: str | None = None,
 ) -> dict[str, Any]:
     """End the current bake or pause now and go to the next step; ``full``: to 100% now.
 
@@ -661,7 +663,7 @@ def promote_rollout(
         rollout_id,
         "promote",
         by,
-        None,
+        reason,
         store,
         now,
         sfn,

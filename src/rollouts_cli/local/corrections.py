@@ -10,10 +10,12 @@ installs them all, once; the engine calls it before it serves anything.
 from __future__ import annotations
 
 import copy
+import datetime
 import inspect
 import json
 import random
 import threading
+import types
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -31,7 +33,7 @@ from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser import models as sfn_parser_models
 from moto.stepfunctions.parser.backend import execution as sfn_execution
 
-from rollouts_cli.local import metrics
+from rollouts_cli.local import clock, metrics
 
 _applied: set[str] = set()
 _lock = threading.Lock()
@@ -397,7 +399,6 @@ def stop_execution_cause() -> None:
     if not _once("stop_execution_cause"):
         return
     from moto.core.responses import ActionResult
-    from moto.core.utils import utcnow
     from moto.stepfunctions import responses as sfn_responses
     from moto.stepfunctions.exceptions import ExecutionDoesNotExist
 
@@ -410,7 +411,9 @@ def stop_execution_cause() -> None:
         if execution is None:
             raise ExecutionDoesNotExist(f"Execution Does Not Exist: '{arn}'")
         execution.stop(
-            stop_date=utcnow(), error=self._get_param("error"), cause=self._get_param("cause")
+            stop_date=clock.naive_now(),
+            error=self._get_param("error"),
+            cause=self._get_param("cause"),
         )
         return ActionResult({"stopDate": execution.stop_date})
 
@@ -425,6 +428,43 @@ def stop_execution_cause() -> None:
             self.execution.cause = state.cause
 
     sfn_execution.BaseExecutionWorkerCommunication._reflect_execution_status = reflect
+
+
+class _EngineDatetime(datetime.datetime):
+    """``datetime.datetime`` whose ``now()`` reads the engine clock."""
+
+    @classmethod
+    def now(cls, tz: datetime.tzinfo | None = None) -> Any:
+        moment = clock.now()
+        return moment.astimezone(tz) if tz is not None else moment.astimezone().replace(tzinfo=None)
+
+
+def _datetime_on_the_clock() -> types.ModuleType:
+    """The ``datetime`` module, but ``datetime.datetime.now()`` reads the engine clock."""
+    shim = types.ModuleType("datetime")
+    shim.__dict__.update(datetime.__dict__)
+    shim.datetime = _EngineDatetime  # type: ignore[attr-defined]
+    return shim
+
+
+def executions_on_the_clock() -> None:
+    """An execution's start and stop dates, its history's timestamps and
+    ``$$.Execution.StartTime`` read the engine clock.
+
+    On AWS they are the time things happened, the same clock the tasks read. moto
+    stamps them with the wall clock, which under compressed time is not the clock
+    the handlers, the record and the metrics use: a rollout's record would say it
+    started minutes before its first shift, and a timeline would put an
+    execution's events before the requests that caused them.
+    """
+    if not _once("executions_on_the_clock"):
+        return
+    from moto.stepfunctions.parser.asl.eval.event import event_manager
+
+    shim = _datetime_on_the_clock()
+    sfn_parser_models.datetime = shim  # StartExecution's start date
+    sfn_execution.datetime = shim  # the stop date of an execution that ends by itself
+    event_manager.EventManager._get_current_timestamp = staticmethod(clock.now)
 
 
 def send_task_failure_cause() -> None:
@@ -993,6 +1033,7 @@ CORRECTIONS: tuple[Callable[[], None], ...] = (
     invoke_qualifier_and_weights,
     cloudformation_state_machines,
     stop_execution_cause,
+    executions_on_the_clock,
     send_task_failure_cause,
     execution_status_events,
     stopped_executions_end_at_once,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -99,9 +100,21 @@ def _lasts(seconds: float) -> str:
     return human(seconds) if seconds >= 1 else f"{seconds:g} s"
 
 
-def run_demo(console: Console, time_scale: float = 0.05) -> int:
-    """Run both rollouts; 0 when the healthy one is promoted and the faulty one rolled back."""
+def run_demo(
+    console: Console,
+    time_scale: float = 0.05,
+    *,
+    console_port: int = 0,
+    keep: Callable[[], None] | None = None,
+) -> int:
+    """Run both rollouts; 0 when the healthy one is promoted and the faulty one rolled back.
+
+    The rollouts console serves on ``console_port`` meanwhile (its URL is printed);
+    with ``keep``, the engine and the console stay up after the demo until ``keep``
+    returns.
+    """
     from rollouts_cli.cli import Where  # the commands' own way to the control plane
+    from rollouts_cli.console.server import ConsoleServer
 
     started = time.monotonic()
     # The task handlers run in this process: Powertools' warning that a task put no
@@ -121,7 +134,10 @@ def run_demo(console: Console, time_scale: float = 0.05) -> int:
         highlight=False,
     )
     PICTURES.mkdir(exist_ok=True)
+    where = Where(info.stack_name, Connection(endpoint_url=info.endpoint))
+    server = ConsoleServer(where, console_port, allow_actions=True)
     try:
+        console.print(f"Watch it in the console: [bold]{server.start()}[/]", highlight=False)
         lam = engine.client("lambda")
         iam = engine.client("iam")
         create_function(lam, iam, FUNCTION, service_source("1", fail_percent=NOISE_PERCENT))
@@ -135,7 +151,6 @@ def run_demo(console: Console, time_scale: float = 0.05) -> int:
             " its own traffic.",
             highlight=False,
         )
-        where = Where(info.stack_name, Connection(endpoint_url=info.endpoint))
         plane = where.plane
         load = Load(lam, FUNCTION, ALIAS, per_second=REQUESTS_PER_SECOND).start()
         outcomes = []
@@ -207,7 +222,15 @@ def run_demo(console: Console, time_scale: float = 0.05) -> int:
             and final_version == healthy
             and not final_weights
         )
+        if keep is not None:
+            console.print(
+                f"The engine stays up on {info.endpoint} and the console on {server.url}"
+                " until you stop it (Ctrl-C).",
+                highlight=False,
+            )
+            keep()
         return 0 if expected else 1
     finally:
+        server.stop()
         metrics.set_metrics_delay(0)
         engine.stop()
