@@ -5,7 +5,7 @@ VENV := .venv
 SAM_VENV := .venv-sam
 BIN := $(VENV)/bin
 
-.PHONY: all demo test lint typecheck unit e2e template local-up clean
+.PHONY: all demo demo-keep test lint typecheck unit e2e template local-up clean
 
 all: test
 
@@ -25,6 +25,13 @@ $(IAM_SIM): tests/iam/package-lock.json
 	npm ci --prefix tests/iam --no-audit --no-fund
 	touch $@
 
+# The console's browser tests drive Debian's Chromium through Playwright, never a browser
+# of Playwright's own (nothing is downloaded outside the package registries).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "the browser tests need Chromium at $(CHROMIUM): install it" >&2; exit 1; }
+	apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }
+
 # aws-sam-cli pins its own boto3 and click: it lives in a venv of its own.
 $(SAM_VENV)/.installed: requirements/sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)
@@ -34,6 +41,10 @@ $(SAM_VENV)/.installed: requirements/sam.txt
 
 demo: $(VENV)/.installed
 	$(BIN)/rollouts local demo
+
+# The demo, then its engine and console stay up until Ctrl-C.
+demo-keep: $(VENV)/.installed
+	$(BIN)/rollouts local demo --keep
 
 local-up: $(VENV)/.installed
 	$(BIN)/rollouts local up --port 4566 --time-scale 0.01
@@ -48,7 +59,7 @@ typecheck: $(VENV)/.installed
 unit: $(VENV)/.installed
 	$(BIN)/pytest tests/unit -q
 
-e2e: $(VENV)/.installed $(IAM_SIM)
+e2e: $(VENV)/.installed $(IAM_SIM) $(CHROMIUM)
 	$(BIN)/pytest tests/e2e tests/iam -q
 
 template: $(VENV)/.installed $(SAM_VENV)/.installed $(IAM_SIM)
@@ -57,8 +68,8 @@ template: $(VENV)/.installed $(SAM_VENV)/.installed $(IAM_SIM)
 # Every check: lint, types, and all tests (unit, functions, engine, template, e2e).
 # Test files run on up to 4 worker processes (each with its own local engine); a file's
 # tests stay together on one worker, so module fixtures run once.
-test: $(VENV)/.installed $(SAM_VENV)/.installed $(IAM_SIM) lint typecheck
+test: $(VENV)/.installed $(SAM_VENV)/.installed $(IAM_SIM) $(CHROMIUM) lint typecheck
 	$(BIN)/pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache tests/iam/node_modules
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache tests/iam/node_modules test-screenshots

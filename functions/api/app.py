@@ -22,7 +22,7 @@ no route acts on a rollout of another function or alias. Under
 - ``POST /rollouts/{rolloutId}/pause`` (``{"reason"}`` optional): it holds its weight
   until resumed or promoted (health is still watched).
 - ``POST /rollouts/{rolloutId}/resume``: a paused rollout goes on.
-- ``POST /rollouts/{rolloutId}/promote`` (``{"full": true}`` optional): its bake or
+- ``POST /rollouts/{rolloutId}/promote`` (``{"full": true, "reason"}`` optional): its bake or
   pause ends now and it takes the next step (``full``: 100% at once), health allowing.
 
 Each verb records the caller (its IAM ARN) and wakes the rollout, so that its bake,
@@ -444,7 +444,16 @@ def resume_rollout(
     alias: str,
     rolloutId: str,  # noqa: N803
 ) -> Response[dict[str, Any]]:
-    return _ask("resume", service.resume_rollout, functionName, alias, rolloutId, "{} (or no body)")
+    return _ask(
+        "resume",
+        service.resume_rollout,
+        functionName,
+        alias,
+        rolloutId,
+        '{"reason": "..."} (or no body)',
+        {"reason": None},
+        reason=REASON,
+    )
 
 
 @app.post(
@@ -466,9 +475,10 @@ def promote_rollout(
         functionName,
         alias,
         rolloutId,
-        '{"full": true}',
-        {"full": False},
+        '{"full": true, "reason": "..."}',
+        {"full": False, "reason": None},
         full=FULL,
+        reason=REASON,
     )
 
 

@@ -856,11 +856,13 @@ def pause_command(
 
 
 @main.command("resume", epilog=EXIT_CODES_HELP)
+@click.option("--reason", help="Why: recorded with the request, and shown by status.")
 @verb_options
 def resume_command(
     where: Where,
     output: str,
     rollout_id: str,
+    reason: str | None,
     function_name: str | None,
     alias: str | None,
 ) -> None:
@@ -869,7 +871,7 @@ def resume_command(
     Exits 0 when resumed, 4 when it is not paused or has ended, 1 when there is none.
     """
 
-    request = asking(resume_rollout, rollout_id, function_name, alias)
+    request = asking(resume_rollout, rollout_id, function_name, alias, reason=reason)
 
     act(
         where,
@@ -886,12 +888,14 @@ def resume_command(
 @click.option(
     "--full", is_flag=True, help="Go to 100% on the target now, skipping every step left."
 )
+@click.option("--reason", help="Why: recorded with the request, and shown by status.")
 @verb_options
 def promote_command(
     where: Where,
     output: str,
     rollout_id: str,
     full: bool,
+    reason: str | None,
     function_name: str | None,
     alias: str | None,
 ) -> None:
@@ -901,7 +905,7 @@ def promote_command(
     a pause. Exits 0 when requested, 4 when the rollout has ended, 1 when there is none.
     """
 
-    request = asking(promote_rollout, rollout_id, function_name, alias, full=full)
+    request = asking(promote_rollout, rollout_id, function_name, alias, full=full, reason=reason)
 
     def lines(answer: dict[str, Any], by: str) -> list[str]:
         then = (

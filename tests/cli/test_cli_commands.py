@@ -832,7 +832,7 @@ def test_pause_holds_a_rollout_until_resumed_and_status_says_so(
         line.endswith(f"  paused by {who}: checking logs") for line in text.stdout.splitlines()
     )  # the timeline
 
-    resumed = cli("resume", rollout_id)
+    resumed = cli("resume", rollout_id, "--reason", "logs are clean")
 
     assert resumed.exit_code == 0, resumed.stderr
     assert resumed.stdout.splitlines()[0] == (
@@ -845,7 +845,10 @@ def test_pause_holds_a_rollout_until_resumed_and_status_says_so(
         "error": "VerbRefused",
         "cause": f"rollout {rollout_id} is not paused; nothing to resume",
     }
-    assert [r["verb"] for r in cli.status(rollout_id)["requests"]] == ["pause", "resume"]
+    assert [(r["verb"], r.get("reason")) for r in cli.status(rollout_id)["requests"]] == [
+        ("pause", "checking logs"),
+        ("resume", "logs are clean"),
+    ]
     assert cli("abort", rollout_id).exit_code == 0
     ended = cli.wait_until(rollout_id, lambda d: d["status"] != "RUNNING")
     assert ended["error"] == "RolledBack"
@@ -857,7 +860,7 @@ def test_promote_full_goes_to_100_percent_now(
     time_scale(0.01)
     rollout_id = _running(cli, target)
 
-    result = cli("promote", rollout_id, "--full")
+    result = cli("promote", rollout_id, "--full", "--reason", "hotfix, dashboards clean")
 
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[0].startswith(
@@ -867,6 +870,9 @@ def test_promote_full_goes_to_100_percent_now(
     ended = cli.wait_until(rollout_id, lambda d: d["status"] != "RUNNING", timeout=10)
     assert ended["status"] == "SUCCEEDED"
     assert target.alias() == ("2", {})
+    assert [(r["verb"], r["full"], r.get("reason")) for r in ended["requests"]] == [
+        ("promote", True, "hotfix, dashboards clean")
+    ]
 
 
 def test_hook_result_answers_for_a_pending_hook(

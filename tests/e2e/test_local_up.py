@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,10 +31,10 @@ def _without_aws_environment() -> dict[str, str]:
 
 @pytest.fixture(scope="module", autouse=True)
 def piped_demo() -> Iterator[subprocess.Popen[str]]:
-    """`rollouts local demo` as `make demo` runs it, in a process of its own (one emulator
-    per process), started with the module: it runs beside the module's other tests."""
+    """`rollouts local demo --keep`, in a process of its own (one emulator per process),
+    started with the module: it runs beside the module's other tests."""
     process = subprocess.Popen(
-        [str(ROLLOUTS), "local", "demo"],
+        [str(ROLLOUTS), "local", "demo", "--keep"],
         cwd=ROOT,
         env={**_without_aws_environment(), "COLUMNS": "200"},
         stdout=subprocess.PIPE,
@@ -77,11 +78,20 @@ def client(info: dict[str, Any], service: str) -> Any:
     )
 
 
+def get(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        return answer.status, answer.read().decode()
+
+
 def test_up_prints_one_json_line_with_the_contract_fields(served: dict[str, Any]) -> None:
     assert served["endpoint"].startswith("http://127.0.0.1:")
     assert served["region"] == "us-east-1"
     assert served["stateMachineArn"].startswith("arn:aws:states:us-east-1:")
     assert served["tableName"]
+    assert served["consoleUrl"].startswith("http://127.0.0.1:")
+    status, page = get(served["consoleUrl"])
+    assert status == 200
+    assert "<title>Rollouts · Lambda Rollouts</title>" in page
 
 
 def test_plain_boto3_client_runs_a_rollout_with_a_zip_uploaded_hook(
@@ -126,6 +136,11 @@ def handler(event, context):
     assert alias["FunctionVersion"] == version
     assert not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
     assert json.loads(described["output"])["toVersion"] == version
+    # The console beside the engine lists it.
+    _, listed = get(served["consoleUrl"] + "api/rollouts?function=orders")
+    assert [(r["rolloutId"], r["status"]) for r in json.loads(listed)["rollouts"]] == [
+        (arn.rsplit(":", 1)[1], "SUCCEEDED")
+    ]
 
 
 def test_up_refuses_a_taken_port(served: dict[str, Any]) -> None:
@@ -144,7 +159,27 @@ def test_up_refuses_a_taken_port(served: dict[str, Any]) -> None:
 def test_demo_promotes_the_healthy_version_and_rolls_back_the_faulty_one(
     piped_demo: subprocess.Popen[str],
 ) -> None:
-    text, errors = piped_demo.communicate(timeout=300)
+    assert piped_demo.stdout is not None
+    shown: list[str] = []
+    for line in piped_demo.stdout:  # until the demo says what it keeps running
+        shown.append(line)
+        if "until you stop it" in line:
+            break
+    kept = "".join(shown)
+    assert "until you stop it" in kept, kept + (
+        piped_demo.stderr.read() if piped_demo.stderr else ""
+    )
+    console = kept.split("the console on ")[1].split()[0]
+    assert "Watch it in the console: " + console in kept
+    # --keep: the engine and the console stay up after the demo, with both rollouts.
+    _, listed = get(console + "api/rollouts?function=orders-api")
+    rows = json.loads(listed)["rollouts"]
+    assert [(r["toVersion"], r["status"]) for r in rows] == [("3", "FAILED"), ("2", "SUCCEEDED")]
+    status, page = get(f"{console}rollouts/{rows[0]['rolloutId']}")
+    assert status == 200 and 'id="graph"' in page
+    piped_demo.send_signal(signal.SIGTERM)
+    rest, errors = piped_demo.communicate(timeout=120)
+    text = kept + rest
 
     assert piped_demo.returncode == 0, text + errors
     assert "SUCCEEDED" in text

@@ -105,15 +105,16 @@ def _state_name(event: dict[str, Any]) -> str | None:
 
 def visits(events: list[dict[str, Any]], running: bool) -> dict[str, Any]:
     """Where an execution has been: the states entered (first entry first), how often,
-    the state it is in now (while it runs), and the state it failed in.
+    the transitions it took, the state it is in now (while it runs), and the state it
+    failed in.
 
     >>> def entered(name): return {"type": "TaskStateEntered",
     ...     "stateEnteredEventDetails": {"name": name}}
     >>> def exited(name): return {"type": "TaskStateExited",
     ...     "stateExitedEventDetails": {"name": name}}
     >>> seen = visits([entered("A"), exited("A"), entered("B")], running=True)
-    >>> seen["visited"], seen["current"], seen["failed"]
-    (['A', 'B'], 'B', None)
+    >>> seen["visited"], seen["transitions"], seen["current"], seen["failed"]
+    (['A', 'B'], [['A', 'B']], 'B', None)
     >>> seen = visits([entered("A"), {"type": "TaskFailed"}, {"type": "ExecutionFailed"}],
     ...               running=False)
     >>> seen["current"], seen["failed"]
@@ -121,6 +122,7 @@ def visits(events: list[dict[str, Any]], running: bool) -> dict[str, Any]:
     """
     visited: list[str] = []
     counts: dict[str, int] = {}
+    transitions: list[list[str]] = []
     inside: str | None = None
     failed: str | None = None
     last_entered: str | None = None
@@ -131,6 +133,8 @@ def visits(events: list[dict[str, Any]], running: bool) -> dict[str, Any]:
             if name not in counts:
                 visited.append(name)
             counts[name] = counts.get(name, 0) + 1
+            if last_entered is not None and [last_entered, name] not in transitions:
+                transitions.append([last_entered, name])
             inside = last_entered = name
         elif kind.endswith(_EXITED) and name:
             if inside == name:
@@ -141,6 +145,7 @@ def visits(events: list[dict[str, Any]], running: bool) -> dict[str, Any]:
     return {
         "visited": visited,
         "counts": counts,
+        "transitions": transitions,
         "current": inside if running else None,
         "failed": failed,
         "events": len(events),

@@ -126,7 +126,7 @@ const GRAPH_STYLE = [
     selector: "node",
     style: {
       label: "data(id)",
-      "font-size": 10,
+      "font-size": 11,
       "text-valign": "center",
       "text-halign": "center",
       "text-wrap": "wrap",
@@ -201,11 +201,9 @@ function lightGraph(cy, visits) {
       node.toggleClass("current", node.id() === visits.current);
       node.toggleClass("failed", node.id() === visits.failed);
     });
+    const taken = new Set(visits.transitions.map(([from, to]) => `${from}\n${to}`));
     cy.edges().forEach((edge) => {
-      edge.toggleClass(
-        "taken",
-        visited.has(edge.source().id()) && visited.has(edge.target().id()),
-      );
+      edge.toggleClass("taken", taken.has(`${edge.source().id()}\n${edge.target().id()}`));
     });
   });
   const where = document.getElementById("current-state");
