@@ -1063,11 +1063,9 @@ def local_up(port: int, time_scale: float, console_port: int) -> None:
     except OSError as error:
         errors.print(f"cannot start the local engine: {error}")
         sys.exit(EXIT_CLI_FAILED)
-    server = ConsoleServer(
-        Where(info.stack_name, Connection(endpoint_url=info.endpoint)),
-        console_port,
-        allow_actions=True,
-    )
+    where = Where(info.stack_name, Connection(endpoint_url=info.endpoint))
+    where.plane  # noqa: B018 (found once, before the console's threads ask for it)
+    server = ConsoleServer(where, console_port, allow_actions=True)
     try:
         try:
             url = server.start()

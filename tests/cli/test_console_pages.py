@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from rollouts_cli.console import pages
+from rollouts_cli.console import pages, source
 from rollouts_cli.picture import Mark, Picture
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,6 +112,24 @@ VISITS = [
         False,
         (None, None, ["ShiftTraffic", "FinishRollout", "Promoted"]),
         id="succeeded",
+    ),
+    pytest.param(
+        [*through("ShiftTraffic"), entered("Bake"), {"type": "ExecutionTimedOut"}],
+        False,
+        (None, "Bake", ["ShiftTraffic", "Bake"]),
+        id="timed-out-mid-bake",
+    ),
+    pytest.param(
+        [
+            *through("ShiftTraffic"),
+            entered("Bake"),
+            {"type": "ExecutionFailed"},
+            {"type": "ExecutionRedriven"},
+            entered("Bake"),
+        ],
+        True,
+        ("Bake", None, ["ShiftTraffic", "Bake"]),
+        id="redriven-after-a-failure",
     ),
     pytest.param([{"type": "ExecutionStarted"}], True, (None, None, []), id="not-in-a-state-yet"),
 ]
@@ -276,6 +294,25 @@ def test_the_summary_is_the_clis_summary_as_pairs() -> None:
     assert ["error", "RolledBack"] in pairs
     assert ["cause", "Rolled back orders:live to version 6: alarm errors"] in pairs
     assert pairs[-1] == ["execution", "arn:x"]
+
+
+OVER = [
+    pytest.param("RUNNING", "RUNNING", False, id="running"),
+    pytest.param("ABORTED", "ENDING", False, id="stopped-its-cleanup-still-running"),
+    pytest.param("ABORTED", "ROLLED_BACK", True, id="stopped-and-cleaned-up"),
+    pytest.param("SUCCEEDED", "SUCCEEDED", True, id="promoted"),
+    pytest.param("FAILED", None, True, id="refused-before-its-record"),
+    pytest.param("RUNNING", None, False, id="starting"),
+]
+
+
+@pytest.mark.parametrize(("execution", "record", "over"), OVER)
+def test_a_row_is_kept_only_once_nothing_about_it_can_change(
+    execution: str, record: str | None, over: bool
+) -> None:
+    found = {"status": record} if record else None
+
+    assert source._over({"status": execution}, found) is over
 
 
 # --- what ships in the package -----------------------------------------------------------

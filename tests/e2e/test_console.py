@@ -17,6 +17,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
@@ -174,10 +175,12 @@ def test_a_promote_through_the_console_moves_the_alias_and_the_page_follows_it(
     assert {"ReadRequest", "PrepareRollout", "ShiftTraffic", "Bake"} <= set(drawn["visited"])
     assert "PromoteTarget" not in drawn["visited"]
     assert drawn["failed"] == []
-    # Step 1 at 10%, and the pause (step 2) at the same weight, each a shift.
+    # Step 1 at 10%, and the pause (step 2) at the same weight, each a shift (and a check
+    # between them, or in the same second).
     expect(page.locator("#chart")).to_have_attribute(
-        "data-marks", re.compile(r"^shift shift\b"), timeout=WAIT
+        "data-marks", re.compile(r"\bshift\b.*\bshift\b"), timeout=WAIT
     )
+    assert (page.locator("#chart").get_attribute("data-marks") or "").split().count("shift") == 2
     expect(page.locator("#summary")).to_contain_text("10% on the target at step 2 of 3")
     expect(page.locator("#summary")).to_contain_text("waiting for rollouts promote")
     keep(page, "rollout-running")
@@ -238,13 +241,32 @@ def test_an_abort_through_the_console_rolls_back_and_the_graph_shows_where_it_en
 # --- the console's own guards (HTTP, no browser) ----------------------------------------
 
 
+def opened(url: str) -> tuple[str, str]:
+    """``(base, key)`` of the URL a console prints: ``http://127.0.0.1:P/?key=K``."""
+    base, _, key = url.partition("?key=")
+    assert base.startswith("http://127.0.0.1:") and base.endswith("/") and key, url
+    return base, key
+
+
 def call(
-    url: str, method: str = "GET", body: Any = None, headers: dict[str, str] | None = None
+    url: str,
+    method: str = "GET",
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    *,
+    key: str | None = None,
+    content_type: str = "application/json",
 ) -> tuple[int, dict[str, Any]]:
-    data = json.dumps(body).encode() if body is not None else None
+    data = (
+        (body if isinstance(body, bytes) else json.dumps(body).encode())
+        if body is not None
+        else None
+    )
     request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     if data is not None:
-        request.add_header("Content-Type", "application/json")
+        request.add_header("Content-Type", content_type)
+    if key is not None:
+        request.add_header("Cookie", f"rollouts-console-key={key}")
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
             return answer.status, json.loads(answer.read() or b"{}")
@@ -256,10 +278,42 @@ def call(
             return error.code, {"text": text.decode()}
 
 
-def token_of(console_url: str) -> str:
-    with urllib.request.urlopen(console_url, timeout=30) as answer:
+def token_of(base: str, key: str) -> str:
+    request = urllib.request.Request(base, headers={"Cookie": f"rollouts-console-key={key}"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
         html = answer.read().decode()
     return html.split('name="rollouts-token" content="')[1].split('"')[0]
+
+
+def test_the_console_answers_only_with_its_key(console: ConsoleServer) -> None:
+    base, key = opened(console.url)
+
+    # Another user or process that finds the port has no key: nothing is read for it.
+    for path in ("", "api/rollouts", "api/graph", "static/console.js"):
+        assert call(base + path)[0] == 401, path
+    assert call(base + "?key=guess")[0] == 401
+    # The printed URL sets the key as a cookie, then leads on to the page without it.
+    browser_like = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    with browser_like.open(console.url, timeout=30) as shown:
+        assert shown.status == 200
+        assert shown.url == base
+    first = urllib.request.Request(console.url, method="GET")
+    no_follow = urllib.request.build_opener(NoRedirect)
+    try:
+        no_follow.open(first, timeout=30)
+        raise AssertionError("the key's URL must redirect")
+    except urllib.error.HTTPError as redirect:
+        assert redirect.code == 303
+        assert redirect.headers["Location"] == "/"
+        cookie = redirect.headers["Set-Cookie"]
+        assert f"rollouts-console-key={key}" in cookie
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert call(base + "api/rollouts", key=key)[0] == 200
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
 def test_a_verb_needs_the_pages_token_and_this_hosts_name(
@@ -275,33 +329,42 @@ def test_a_verb_needs_the_pages_token_and_this_hosts_name(
         {"functionName": target.name, "alias": "live", "version": "2", "strategy": "AllAtOnce"}
     )
     assert ended.status == "SUCCEEDED"
-    verb = f"{console.url}api/rollouts/{rollout_id(ended.arn)}/abort"
-    token = token_of(console.url)
+    base, key = opened(console.url)
+    verb = f"{base}api/rollouts/{rollout_id(ended.arn)}/abort"
+    token = token_of(base, key)
+    sent = {"X-Rollouts-Token": token}
 
-    assert call(verb, "POST", {"reason": "x"})[0] == 403  # no token: another site's form
-    assert call(verb, "POST", {"reason": "x"}, {"X-Rollouts-Token": "guess"})[0] == 403
+    assert call(verb, "POST", {"reason": "x"}, key=key)[0] == 403  # no token: another site's form
+    assert call(verb, "POST", {"reason": "x"}, {"X-Rollouts-Token": "guess"}, key=key)[0] == 403
+    assert call(verb, "POST", {"reason": "x"}, sent)[0] == 401  # the token without the key
     # A DNS-rebound name reaching 127.0.0.1 is refused before anything is read.
-    assert call(console.url + "api/rollouts", headers={"Host": "evil.example:80"})[0] == 421
-    status, answer = call(verb, "POST", {"reason": 7}, {"X-Rollouts-Token": token})
-    assert (status, answer["error"]) == (400, "ValidationError")
-    assert answer["message"].startswith("reason:")
-    status, answer = call(verb, "POST", {"full": "yes"}, {"X-Rollouts-Token": token})
-    assert (status, answer["message"]) == (400, "full: must be true or false")
-    status, answer = call(
-        verb.replace("/abort", "/delete"), "POST", {}, {"X-Rollouts-Token": token}
-    )
+    assert call(base + "api/rollouts", headers={"Host": "evil.example:80"}, key=key)[0] == 421
+    json_ = "application/json"
+    refused = [
+        ("abort", {"reason": 7}, json_, 400, "reason: must be text of at most 1000"),
+        ("promote", {"full": "yes"}, json_, 400, "full: must be true or false"),
+        ("abort", {"reasn": "typo"}, json_, 400, "reasn: abort takes no such field"),
+        ("abort", {"full": True}, json_, 400, "full: abort takes no such field"),
+        ("abort", b'{"reason": "x"', json_, 400, "body: is not JSON"),
+        ("promote", b'{"full": true}', "text/plain", 415, "body: must be sent as application/"),
+        ("abort", [], json_, 400, "body: must be a JSON object"),
+    ]
+    for name, body, content_type, code, message in refused:
+        asked = verb.replace("/abort", f"/{name}")
+        status, answer = call(asked, "POST", body, sent, key=key, content_type=content_type)
+        assert (status, answer["error"]) == (code, "ValidationError"), body
+        assert answer["message"].startswith(message), answer
+    status, answer = call(verb.replace("/abort", "/delete"), "POST", {}, sent, key=key)
     assert (status, answer["error"]) == (404, "NoSuchVerb")
-    status, answer = call(
-        f"{console.url}api/rollouts/no-such-rollout/abort", "POST", {}, {"X-Rollouts-Token": token}
-    )
+    status, answer = call(f"{base}api/rollouts/no-such-rollout/abort", "POST", {}, sent, key=key)
     assert (status, answer["error"]) == (404, "NotFound")
-    # With the token: the service answers, here that it has ended.
-    status, answer = call(verb, "POST", {"reason": "late"}, {"X-Rollouts-Token": token})
+    # With the key, the token and a good body: the service answers, here that it has ended.
+    status, answer = call(verb, "POST", {"reason": "late"}, sent, key=key)
     assert (status, answer["error"]) == (409, "RolloutEnded")
     assert target.alias() == ("2", {})
     record = rollout_record(local_engine, rollout_id(ended.arn)) or {}
     assert not record.get("requests")
-    assert call(f"{console.url}api/rollouts/no-such-rollout")[0] == 404
+    assert call(f"{base}api/rollouts/no-such-rollout", key=key)[0] == 404
 
 
 # --- rollouts console, beside a deployed stack (the engine, through its endpoint) -------
@@ -358,31 +421,35 @@ def test_rollouts_console_beside_a_stack_shows_its_rollouts_read_only_by_default
         {"functionName": target.name, "alias": "live", "version": "2", "strategy": "AllAtOnce"}
     )
     url = stack_console()
+    base, key = opened(url)
 
-    status, listed = call(f"{url}api/rollouts?function={target.name}")
+    status, listed = call(f"{base}api/rollouts?function={target.name}", key=key)
     assert status == 200
     assert [(r["rolloutId"], r["status"], r["toVersion"]) for r in listed["rollouts"]] == [
         (rollout_id(ended.arn), "SUCCEEDED", "2")
     ]
-    page.goto(f"{url}rollouts/{rollout_id(ended.arn)}")
+    page.goto(url)  # the key, from the printed URL
+    page.goto(f"{base}rollouts/{rollout_id(ended.arn)}")
     expect(page.locator("#status")).to_have_text("SUCCEEDED", timeout=WAIT)
     expect(page.locator("#actions")).to_contain_text("--allow-actions")
     expect(page.locator("#actions button")).to_have_count(0)
     keep(page, "stack-console-read-only")
     status, answer = call(
-        f"{url}api/rollouts/{rollout_id(ended.arn)}/abort",
+        f"{base}api/rollouts/{rollout_id(ended.arn)}/abort",
         "POST",
         {"reason": "x"},
-        {"X-Rollouts-Token": token_of(url)},
+        {"X-Rollouts-Token": token_of(base, key)},
+        key=key,
     )
     assert (status, answer["error"]) == (403, "ActionsNotAllowed")
 
-    acting = stack_console("--allow-actions")
+    acting, acting_key = opened(stack_console("--allow-actions"))
     status, answer = call(
         f"{acting}api/rollouts/{rollout_id(ended.arn)}/pause",
         "POST",
         {"reason": "x"},
-        {"X-Rollouts-Token": token_of(acting)},
+        {"X-Rollouts-Token": token_of(acting, acting_key)},
+        key=acting_key,
     )
     assert (status, answer["error"]) == (409, "RolloutEnded")
 

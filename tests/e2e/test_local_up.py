@@ -78,8 +78,13 @@ def client(info: dict[str, Any], service: str) -> Any:
     )
 
 
-def get(url: str) -> tuple[int, str]:
-    with urllib.request.urlopen(url, timeout=30) as answer:
+def console_get(printed: str, path: str = "") -> tuple[int, str]:
+    """GET ``path`` of the console a printed ``http://127.0.0.1:P/?key=K`` opens, with
+    its key as the cookie that URL sets."""
+    base, _, key = printed.partition("?key=")
+    assert base.startswith("http://127.0.0.1:") and key, printed
+    request = urllib.request.Request(base + path, headers={"Cookie": f"rollouts-console-key={key}"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
         return answer.status, answer.read().decode()
 
 
@@ -89,7 +94,7 @@ def test_up_prints_one_json_line_with_the_contract_fields(served: dict[str, Any]
     assert served["stateMachineArn"].startswith("arn:aws:states:us-east-1:")
     assert served["tableName"]
     assert served["consoleUrl"].startswith("http://127.0.0.1:")
-    status, page = get(served["consoleUrl"])
+    status, page = console_get(served["consoleUrl"])
     assert status == 200
     assert "<title>Rollouts · Lambda Rollouts</title>" in page
 
@@ -137,7 +142,7 @@ def handler(event, context):
     assert not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
     assert json.loads(described["output"])["toVersion"] == version
     # The console beside the engine lists it.
-    _, listed = get(served["consoleUrl"] + "api/rollouts?function=orders")
+    _, listed = console_get(served["consoleUrl"], "api/rollouts?function=orders")
     assert [(r["rolloutId"], r["status"]) for r in json.loads(listed)["rollouts"]] == [
         (arn.rsplit(":", 1)[1], "SUCCEEDED")
     ]
@@ -172,10 +177,10 @@ def test_demo_promotes_the_healthy_version_and_rolls_back_the_faulty_one(
     console = kept.split("the console on ")[1].split()[0]
     assert "Watch it in the console: " + console in kept
     # --keep: the engine and the console stay up after the demo, with both rollouts.
-    _, listed = get(console + "api/rollouts?function=orders-api")
+    _, listed = console_get(console, "api/rollouts?function=orders-api")
     rows = json.loads(listed)["rollouts"]
     assert [(r["toVersion"], r["status"]) for r in rows] == [("3", "FAILED"), ("2", "SUCCEEDED")]
-    status, page = get(f"{console}rollouts/{rows[0]['rolloutId']}")
+    status, page = console_get(console, f"rollouts/{rows[0]['rolloutId']}")
     assert status == 200 and 'id="graph"' in page
     piped_demo.send_signal(signal.SIGTERM)
     rest, errors = piped_demo.communicate(timeout=120)

@@ -13,7 +13,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -575,6 +575,47 @@ def test_an_execution_and_its_history_are_on_the_engine_clock(
     events = sfn.get_execution_history(executionArn=execution)["events"]
     assert events[-1]["timestamp"] - events[0]["timestamp"] >= timedelta(seconds=300)
     assert all(started - timedelta(seconds=1) <= e["timestamp"] <= after for e in events)
+
+
+UNTIL_MACHINE = {
+    "StartAt": "Entered",
+    "States": {
+        "Entered": {
+            "Type": "Pass",
+            "Parameters": {"until.$": "$.until", "entered.$": "$$.State.EnteredTime"},
+            "Next": "Until",
+        },
+        "Until": {"Type": "Wait", "TimestampPath": "$.until", "Next": "Done"},
+        "Done": {"Type": "Pass", "End": True},
+    },
+}
+
+
+def test_a_wait_until_a_timestamp_waits_until_that_moment_on_the_engine_clock(
+    sfn: Any,
+    make_state_machine: Callable[[Any], str],
+    finished: Callable[..., Any],
+    time_scale: Callable[[float], None],
+) -> None:
+    # The engine clock runs ahead of the wall clock once time has been compressed.
+    time_scale(0.001)
+    time.sleep(0.5)  # 500 engine seconds
+    time_scale(0.01)
+    start = engine_clock.now()
+    until = (start + timedelta(seconds=300)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    execution = sfn.start_execution(
+        stateMachineArn=make_state_machine(UNTIL_MACHINE), input=json.dumps({"until": until})
+    )["executionArn"]
+
+    described = finished(execution, timeout=60)
+    assert described["status"] == "SUCCEEDED", described
+    entered = datetime.fromisoformat(json.loads(described["output"])["entered"])
+    assert abs(entered - start) < timedelta(seconds=30)
+    events = sfn.get_execution_history(executionArn=execution)["events"]
+    at = {e["type"]: e["timestamp"] for e in events}
+    waited = at["WaitStateExited"] - at["WaitStateEntered"]
+    # Until that moment, on the clock the moment was read from (not 500 s more).
+    assert timedelta(seconds=270) <= waited <= timedelta(seconds=400), waited
 
 
 def test_a_stopped_execution_stops_on_the_engine_clock(

@@ -7,29 +7,47 @@
 - ``POST /api/rollouts/<id>/<verb>`` (``{"reason": "...", "full": false}``): pause,
   resume, promote or abort, as the caller, only when actions are allowed.
 
-It serves 127.0.0.1 only, and it can repoint production aliases when actions are
-allowed, so a request must name this server as its ``Host`` (no DNS rebinding),
-and a verb must carry the page's token in ``X-Rollouts-Token`` (a page of another
-origin can neither read the token nor send that header without a CORS answer,
-which this server never gives).
+It serves 127.0.0.1 only, reads with the caller's credentials, and can repoint
+production aliases when actions are allowed, so:
+
+- every request must carry the console's key: the URL it prints holds it once
+  (``/?key=...``), which sets it as an HttpOnly, SameSite=Strict cookie and leads
+  on to the same page without it (as Jupyter does). Another user or process on
+  the machine that finds the port has no key;
+- a request must name this server as its ``Host`` (no DNS rebinding);
+- a verb must carry the page's token in ``X-Rollouts-Token`` and a JSON body (a
+  page of another origin can neither read the token nor send that header or
+  that content type without a CORS answer, which this server never gives).
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import Flask, Response, abort, jsonify, render_template, request
+from botocore.exceptions import BotoCoreError, ClientError
+from flask import Flask, Response, abort, jsonify, redirect, render_template, request
+from werkzeug.exceptions import HTTPException
 
 from rollouts import clock
 from rollouts.errors import AwsError, NotFoundError, ValidationError
 from rollouts.service import RolloutEndedError, VerbRefusedError
-from rollouts_cli.console.source import VERBS, Source, Verb
+from rollouts_cli.console.source import LIST_LIMIT, VERBS, Source, Verb
 
 # The longest reason a button sends (the record bounds it again).
 MAX_REASON = 1000
+KEY_COOKIE = "rollouts-console-key"
+# The fields each verb's body may hold.
+FIELDS = {
+    "pause": {"reason"},
+    "resume": {"reason"},
+    "abort": {"reason"},
+    "promote": {"reason", "full"},
+}
 
 
 @dataclass
@@ -41,6 +59,7 @@ class Settings:
     poll_ms: int
     where: str
     token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     # host:port values a request may name; set once the server knows its port.
     hosts: frozenset[str] = frozenset()
 
@@ -55,10 +74,46 @@ def create_app(settings: Settings) -> Flask:
     app.config["SETTINGS"] = settings
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
+    def same(given: str | None, expected: str) -> bool:
+        return hmac.compare_digest((given or "").encode(), expected.encode())
+
     @app.before_request
-    def named_host() -> None:
+    def named_host_with_the_key() -> Any:
         if settings.hosts and request.host not in settings.hosts:
             abort(421, description=f"this console answers only {', '.join(sorted(settings.hosts))}")
+        if "key" in request.args:
+            if not same(request.args.get("key"), settings.key):
+                abort(401, description="that is not this console's key")
+            # The key leaves the address bar (and the history) at once: it lives in the cookie.
+            query = urlencode([(k, v) for k, v in request.args.items(multi=True) if k != "key"])
+            answer = redirect(request.path + (f"?{query}" if query else ""), code=303)
+            answer.set_cookie(KEY_COOKIE, settings.key, httponly=True, samesite="Strict", path="/")
+            return answer
+        if not same(request.cookies.get(KEY_COOKIE), settings.key):
+            abort(401, description="open the URL the console printed (it holds its key)")
+        return None
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        status = error.code or 500
+        if request.path.startswith("/api/"):
+            return _refusal(status, error.name.replace(" ", ""), str(error.description))
+        return Response(
+            f"{status} {error.name}: {error.description}\n", status, mimetype="text/plain"
+        )
+
+    @app.errorhandler(AwsError)
+    def aws_error(error: AwsError) -> Any:
+        return _refusal(502, "AwsError", str(error))
+
+    @app.errorhandler(ClientError)
+    def client_error(error: ClientError) -> Any:
+        code = str(error.response.get("Error", {}).get("Code", "ClientError"))
+        return _refusal(502, code, str(error))
+
+    @app.errorhandler(BotoCoreError)
+    def botocore_error(error: BotoCoreError) -> Any:
+        return _refusal(502, type(error).__name__, str(error))
 
     @app.after_request
     def headers(response: Response) -> Response:
@@ -99,7 +154,9 @@ def create_app(settings: Settings) -> Flask:
     def rollouts() -> Any:
         function_name = request.args.get("function") or None
         alias = request.args.get("alias") or None
-        return jsonify({"rollouts": settings.source.rows(function_name, alias)})
+        return jsonify(
+            {"rollouts": settings.source.rows(function_name, alias), "newest": LIST_LIMIT}
+        )
 
     @app.get("/api/graph")
     def graph() -> Any:
@@ -120,27 +177,37 @@ def create_app(settings: Settings) -> Flask:
                 "ActionsNotAllowed",
                 "this console only shows rollouts: start it with --allow-actions to act on them",
             )
-        sent = request.headers.get("X-Rollouts-Token", "")
-        if not hmac.compare_digest(sent.encode(), settings.token.encode()):
+        if not same(request.headers.get("X-Rollouts-Token"), settings.token):
             return _refusal(403, "BadToken", "the request does not carry this console's token")
         if verb not in VERBS:
             return _refusal(404, "NoSuchVerb", f"no verb {verb!r}: one of {', '.join(VERBS)}")
-        body = request.get_json(silent=True)
-        if body is None:
-            body = {}
+        body: Any = {}
+        if request.get_data():
+            if request.mimetype != "application/json":
+                return _refusal(415, "ValidationError", "body: must be sent as application/json")
+            try:
+                body = json.loads(request.get_data())
+            except ValueError:
+                return _refusal(400, "ValidationError", "body: is not JSON")
         if not isinstance(body, dict):
             return _refusal(400, "ValidationError", "body: must be a JSON object")
+        unknown = sorted(set(body) - FIELDS[verb])
+        if unknown:
+            allowed = " and ".join(sorted(FIELDS[verb]))
+            return _refusal(
+                400, "ValidationError", f"{unknown[0]}: {verb} takes no such field (only {allowed})"
+            )
         reason = body.get("reason")
         if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON):
             return _refusal(
                 400, "ValidationError", f"reason: must be text of at most {MAX_REASON} characters"
             )
-        full = body.get("full", False)
-        if not isinstance(full, bool):
+        full = body.get("full")
+        if full is not None and not isinstance(full, bool):
             return _refusal(400, "ValidationError", "full: must be true or false")
         try:
             answer = settings.source.ask(
-                rollout_id, Verb(verb, (reason or "").strip() or None, full), clock.now()
+                rollout_id, Verb(verb, (reason or "").strip() or None, bool(full)), clock.now()
             )
         except NotFoundError as error:
             return _refusal(404, "NotFound", str(error))

@@ -25,9 +25,9 @@ from rollouts_cli.views import alarms_text, analysis_line, ended, ending, rollou
 # The history events that say a state was entered or left (their details name it).
 _ENTERED = "StateEntered"
 _EXITED = "StateExited"
-_FAILED_EVENTS = ("TaskFailed", "LambdaFunctionFailed", "ExecutionFailed", "ExecutionAborted")
-_TERMINAL_TYPES = ("Succeed", "Fail")
-# States whose failure is the rollout's end, not one of its steps.
+# The ends that light the state the execution was in as where it failed.
+_ENDED_BADLY = ("ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut")
+# Where a state with ``"End": true`` leads.
 END_NODE = "End"
 
 
@@ -139,9 +139,13 @@ def visits(events: list[dict[str, Any]], running: bool) -> dict[str, Any]:
         elif kind.endswith(_EXITED) and name:
             if inside == name:
                 inside = None
-        elif kind in _FAILED_EVENTS and kind.startswith("Execution") and failed is None:
-            # The execution failed in the state it was in (a Fail state, or an uncaught error).
+        elif kind in _ENDED_BADLY and failed is None:
+            # The execution failed (or was stopped, or timed out) in the state it was in:
+            # a Fail state, or one whose error nothing caught.
             failed = inside or last_entered
+        elif kind == "ExecutionRedriven":
+            # A redrive goes on from where it failed: that failure is over.
+            failed = None
     return {
         "visited": visited,
         "counts": counts,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import TYPE_CHECKING
 
@@ -33,13 +34,21 @@ class ConsoleServer:
         self._thread: threading.Thread | None = None
 
     @property
-    def url(self) -> str:
+    def base(self) -> str:
+        """``http://127.0.0.1:PORT/``: where the pages are (each needs the key's cookie)."""
         if self._server is None:
             raise RuntimeError("the console is not started")
         return f"http://127.0.0.1:{self._server.server_port}/"
 
+    @property
+    def url(self) -> str:
+        """The URL to open: the list, with the console's key (it becomes a cookie)."""
+        return f"{self.base}?key={self.settings.key}"
+
     def start(self) -> str:
         """Bind (OSError when the port is taken) and serve; returns the console's URL."""
+        # One line per request (a page polls every second) would drown everything else.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         app = create_app(self.settings)
         self._server = make_server("127.0.0.1", self._port, app, threaded=True)
         port = self._server.server_port

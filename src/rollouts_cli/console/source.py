@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rollouts.service import (
+    ENDED_EXECUTION_STATUSES,
     abort_rollout,
     pause_rollout,
     promote_rollout,
     resume_rollout,
 )
+from rollouts.store import ENDED
 from rollouts_cli.console.pages import (
     cause_in_words,
     check_rows,
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
 
 # The newest executions the list reads (ListExecutions pages of 100).
 LIST_LIMIT = 100
+# GetExecutionHistory's largest page.
+HISTORY_PAGE = 1000
 VERBS = ("pause", "resume", "promote", "abort")
 
 
@@ -53,8 +57,9 @@ class Source:
         self._lock = threading.Lock()
         self._graph: dict[str, Any] | None = None
         self._caller: str | None = None
-        # An ended rollout's row no longer changes: read its record once.
+        # An ended rollout's row and history no longer change: read them once.
         self._ended_rows: dict[str, dict[str, Any]] = {}
+        self._ended_visits: dict[str, dict[str, Any]] = {}
 
     @property
     def plane_name(self) -> str:
@@ -90,10 +95,16 @@ class Source:
             name = str(execution.get("name"))
             known = self._ended_rows.get(name)
             if known is None:
-                known = row(execution, plane.store.record(name))
-                if execution.get("status") != "RUNNING" and known.get("outcome") != "RUNNING":
+                record = plane.store.record(name)
+                known = row(execution, record)
+                if _over(execution, record):
                     self._ended_rows[name] = known
             found.append(known)
+        # Only the rows still listed are kept.
+        listed = {str(e.get("name")) for e in executions}
+        for name in list(self._ended_rows):
+            if name not in listed:
+                self._ended_rows.pop(name, None)
         return [
             r
             for r in found
@@ -105,14 +116,22 @@ class Source:
         """A rollout as its page shows it: described (with where its alias is now), the
         states its execution visited, its picture and its cause. NotFoundError if none."""
         described = self.where.describe(rollout_id, live=True)
-        events: list[dict[str, Any]] = []
-        if described.get("status") != "UNKNOWN":
-            paginator = self.where.plane.sfn.get_paginator("get_execution_history")
-            for page in paginator.paginate(executionArn=described["executionArn"]):
-                events.extend(page.get("events") or [])
+        seen = self._ended_visits.get(rollout_id)
+        if seen is None:
+            events: list[dict[str, Any]] = []
+            if described.get("status") != "UNKNOWN":
+                paginator = self.where.plane.sfn.get_paginator("get_execution_history")
+                for page in paginator.paginate(
+                    executionArn=described["executionArn"],
+                    PaginationConfig={"PageSize": HISTORY_PAGE},
+                ):
+                    events.extend(page.get("events") or [])
+            seen = visits(events, running=described.get("status") == "RUNNING")
+            if str(described.get("status")) in ENDED_EXECUTION_STATUSES:
+                self._ended_visits[rollout_id] = seen
         return {
             "rollout": described,
-            "visits": visits(events, running=described.get("status") == "RUNNING"),
+            "visits": seen,
             "picture": picture_document(marks(described)),
             "cause": cause_in_words(described),
             "summary": summary_lines(described),
@@ -145,3 +164,11 @@ class Source:
         if verb.name == "promote":
             return promote_rollout(rollout_id, reason=verb.reason, full=verb.full, **common)
         raise ValueError(f"no verb {verb.name!r}")
+
+
+def _over(execution: dict[str, Any], record: dict[str, Any] | None) -> bool:
+    """Whether a rollout can no longer change: its execution has ended, and its record
+    too (a stopped execution's record is still ENDING while its cleanup runs)."""
+    if str(execution.get("status")) not in ENDED_EXECUTION_STATUSES:
+        return False
+    return record is None or record.get("status") in ENDED

@@ -448,8 +448,9 @@ def _datetime_on_the_clock() -> types.ModuleType:
 
 
 def executions_on_the_clock() -> None:
-    """An execution's start and stop dates, its history's timestamps and
-    ``$$.Execution.StartTime`` read the engine clock.
+    """An execution's start and stop dates, its history's timestamps,
+    ``$$.Execution.StartTime``, ``$$.State.EnteredTime`` and the Wait states that wait
+    until a ``Timestamp`` read the engine clock.
 
     On AWS they are the time things happened, the same clock the tasks read. moto
     stamps them with the wall clock, which under compressed time is not the clock
@@ -459,11 +460,15 @@ def executions_on_the_clock() -> None:
     """
     if not _once("executions_on_the_clock"):
         return
+    from moto.stepfunctions.parser.asl.component.state import state
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp
     from moto.stepfunctions.parser.asl.eval.event import event_manager
 
     shim = _datetime_on_the_clock()
     sfn_parser_models.datetime = shim  # StartExecution's start date
     sfn_execution.datetime = shim  # the stop date of an execution that ends by itself
+    state.datetime = shim  # $$.State.EnteredTime
+    timestamp.datetime = shim  # how long a Wait until a Timestamp waits
     event_manager.EventManager._get_current_timestamp = staticmethod(clock.now)
 
 

@@ -135,9 +135,15 @@ def run_demo(
     )
     PICTURES.mkdir(exist_ok=True)
     where = Where(info.stack_name, Connection(endpoint_url=info.endpoint))
+    plane = where.plane
     server = ConsoleServer(where, console_port, allow_actions=True)
     try:
-        console.print(f"Watch it in the console: [bold]{server.start()}[/]", highlight=False)
+        try:
+            url = server.start()
+        except OSError as taken:
+            console.print(f"cannot serve the console on 127.0.0.1:{console_port}: {taken}")
+            return 1
+        console.print(f"Watch it in the console: [bold]{url}[/]", highlight=False)
         lam = engine.client("lambda")
         iam = engine.client("iam")
         create_function(lam, iam, FUNCTION, service_source("1", fail_percent=NOISE_PERCENT))
@@ -151,7 +157,6 @@ def run_demo(
             " its own traffic.",
             highlight=False,
         )
-        plane = where.plane
         load = Load(lam, FUNCTION, ALIAS, per_second=REQUESTS_PER_SECOND).start()
         outcomes = []
         for number, version in enumerate((healthy, faulty), start=1):

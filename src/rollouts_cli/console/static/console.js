@@ -47,11 +47,21 @@ function heard(ok, text) {
   live.className = ok ? "live ok" : "live lost";
 }
 
-async function getJson(path) {
-  const answer = await fetch(path, { headers: { Accept: "application/json" } });
-  const document_ = await answer.json();
-  if (!answer.ok) throw new Error(document_.message || answer.statusText);
+// The JSON answer, or an Error saying what the console answered instead.
+async function answerOf(answer) {
+  const text = await answer.text();
+  let document_ = null;
+  try {
+    document_ = JSON.parse(text);
+  } catch {
+    throw new Error(`${answer.status} ${text.slice(0, 200)}`);
+  }
+  if (!answer.ok) throw new Error(`${document_.error || answer.status}: ${document_.message}`);
   return document_;
+}
+
+async function getJson(path) {
+  return answerOf(await fetch(path, { headers: { Accept: "application/json" } }));
 }
 
 // Poll ``step`` every pollMs, one request at a time; a failure shows and polling goes on.
@@ -84,7 +94,8 @@ function listPage() {
     rows.replaceChildren(...answer.rollouts.map(listRow));
     document.getElementById("empty").hidden = answer.rollouts.length > 0;
     document.getElementById("count").textContent =
-      `${answer.rollouts.length} rollout${answer.rollouts.length === 1 ? "" : "s"}`;
+      `${answer.rollouts.length} rollout${answer.rollouts.length === 1 ? "" : "s"}` +
+      ` (of the newest ${answer.newest}: rollouts list --function F --alias A pages further)`;
   };
   functionBox.addEventListener("input", () => refresh().catch(() => {}));
   aliasBox.addEventListener("input", () => refresh().catch(() => {}));
@@ -379,11 +390,14 @@ function actions(rolloutId) {
         {
           method: "POST",
           headers: { "Content-Type": "application/json", "X-Rollouts-Token": token },
-          body: JSON.stringify({ reason: reason.value.trim(), full: asked.full }),
+          body: JSON.stringify(
+            asked.verb === "promote"
+              ? { reason: reason.value.trim(), full: asked.full }
+              : { reason: reason.value.trim() },
+          ),
         },
       );
-      const document_ = await answer.json();
-      if (!answer.ok) throw new Error(`${document_.error}: ${document_.message}`);
+      const document_ = await answerOf(answer);
       answerBox.textContent = `${asked.verb}${asked.full ? " to 100%" : ""} requested by ${document_.by} at ${document_.at}`;
       answerBox.className = "answer ok";
     } catch (error) {
@@ -393,13 +407,15 @@ function actions(rolloutId) {
   });
 }
 
-async function rolloutPage() {
+function rolloutPage() {
   const rolloutId = body.dataset.rolloutId;
   actions(rolloutId);
-  const cy = drawGraph(await getJson("/api/graph"));
+  let cy = null;
   let chart = null;
   let shown = "";
   everyPoll(async () => {
+    // Drawn once; a failed read is tried again at the next poll.
+    if (cy === null) cy = drawGraph(await getJson("/api/graph"));
     const answer = await getJson(`/api/rollouts/${encodeURIComponent(rolloutId)}`);
     const running = answer.rollout.status === "RUNNING";
     showSummary(answer);
@@ -422,6 +438,4 @@ async function rolloutPage() {
 }
 
 if (body.dataset.page === "list") listPage();
-if (body.dataset.page === "rollout") {
-  rolloutPage().catch((error) => heard(false, `cannot draw: ${error.message}`));
-}
+if (body.dataset.page === "rollout") rolloutPage();
