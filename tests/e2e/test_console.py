@@ -120,6 +120,16 @@ def open_rollout(page: Page, console: ConsoleServer, function_name: str, arn: st
     expect(row).to_contain_text(f"{function_name}:live")
     expect(row).to_contain_text("1 → 2")
     expect(row).to_contain_text("step 2 of 3 at 10% on the target")
+    # Both filters: the alias's own history (the table's index), as `rollouts list` reads it.
+    page.fill("#filter-alias", "live")
+    expect(page.locator("#count")).to_contain_text("of the alias", timeout=WAIT)
+    expect(page.locator("#rollouts tbody tr")).to_have_count(1)
+    expect(row).to_have_attribute("data-status", "RUNNING")
+    page.fill("#filter-alias", "another")
+    expect(page.locator("#rollouts tbody tr")).to_have_count(0, timeout=WAIT)
+    expect(page.locator("#empty")).to_be_visible()
+    page.fill("#filter-alias", "live")
+    expect(row).to_be_visible(timeout=WAIT)
     keep(page, "list")
     row.locator("a").click()
     expect(page.locator("#status")).to_have_text("RUNNING", timeout=WAIT)
@@ -423,11 +433,12 @@ def test_rollouts_console_beside_a_stack_shows_its_rollouts_read_only_by_default
     url = stack_console()
     base, key = opened(url)
 
-    status, listed = call(f"{base}api/rollouts?function={target.name}", key=key)
-    assert status == 200
-    assert [(r["rolloutId"], r["status"], r["toVersion"]) for r in listed["rollouts"]] == [
-        (rollout_id(ended.arn), "SUCCEEDED", "2")
-    ]
+    for query in (f"function={target.name}", f"function={target.name}&alias=live"):
+        status, listed = call(f"{base}api/rollouts?{query}", key=key)
+        assert status == 200
+        assert [(r["rolloutId"], r["status"], r["toVersion"]) for r in listed["rollouts"]] == [
+            (rollout_id(ended.arn), "SUCCEEDED", "2")
+        ], query
     page.goto(url)  # the key, from the printed URL
     page.goto(f"{base}rollouts/{rollout_id(ended.arn)}")
     expect(page.locator("#status")).to_have_text("SUCCEEDED", timeout=WAIT)

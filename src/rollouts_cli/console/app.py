@@ -162,6 +162,10 @@ def create_app(settings: Settings) -> Flask:
     def graph() -> Any:
         return jsonify(settings.source.graph())
 
+    @app.get("/api/rollouts/<rollout_id>/graph")
+    def rollout_graph(rollout_id: str) -> Any:
+        return jsonify(settings.source.graph(rollout_id))
+
     @app.get("/api/rollouts/<rollout_id>")
     def rollout(rollout_id: str) -> Any:
         try:

@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from functools import wraps
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from botocore.exceptions import ClientError
 
 from rollouts.service import (
     ENDED_EXECUTION_STATUSES,
     abort_rollout,
+    execution_arn,
     pause_rollout,
     promote_rollout,
     resume_rollout,
 )
+from rollouts.state import lock_key
 from rollouts.store import ENDED
 from rollouts_cli.console.pages import (
     cause_in_words,
@@ -37,7 +43,24 @@ if TYPE_CHECKING:
 LIST_LIMIT = 100
 # GetExecutionHistory's largest page.
 HISTORY_PAGE = 1000
+# Ended rows kept (each is read once); past this, all are read again once.
+MAX_KEPT = 2000
+NO_SUCH_EXECUTION = ("ExecutionDoesNotExist", "InvalidArn", "InvalidName")
 VERBS = ("pause", "resume", "promote", "abort")
+
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def one_at_a_time(method: Method) -> Method:
+    """Run ``method`` holding the source's lock."""
+
+    @wraps(method)
+    def locked(self: Source, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return cast(Method, locked)
 
 
 @dataclass(frozen=True)
@@ -54,8 +77,10 @@ class Source:
 
     def __init__(self, where: Where) -> None:
         self.where = where
-        self._lock = threading.Lock()
-        self._graph: dict[str, Any] | None = None
+        # boto3 resources (the store's table) and sessions are not thread-safe, and the
+        # server answers each request in a thread of its own: one AWS conversation at a time.
+        self._lock = threading.RLock()
+        self._graphs: dict[str, dict[str, Any]] = {}
         self._caller: str | None = None
         # An ended rollout's row and history no longer change: read them once.
         self._ended_rows: dict[str, dict[str, Any]] = {}
@@ -65,23 +90,46 @@ class Source:
     def plane_name(self) -> str:
         return self.where.stack_name
 
-    def graph(self) -> dict[str, Any]:
-        """The state machine as drawn: from its definition (DescribeStateMachine), once."""
-        with self._lock:
-            if self._graph is None:
-                plane = self.where.plane
-                answer = plane.sfn.describe_state_machine(stateMachineArn=plane.state_machine_arn)
-                self._graph = {
-                    "stateMachineArn": plane.state_machine_arn,
-                    **state_graph(json.loads(answer["definition"])),
-                }
-            return self._graph
+    @one_at_a_time
+    def graph(self, rollout_id: str | None = None) -> dict[str, Any]:
+        """The state machine as drawn: the definition the rollout's execution runs
+        (DescribeStateMachineForExecution: an execution started before a stack update
+        keeps its own), or the current one; each definition laid out once."""
+        plane = self.where.plane
+        answer: dict[str, Any] | None = None
+        if rollout_id is not None:
+            try:
+                answer = plane.sfn.describe_state_machine_for_execution(
+                    executionArn=execution_arn(plane.state_machine_arn, rollout_id)
+                )
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") not in NO_SUCH_EXECUTION:
+                    raise
+        if answer is None:
+            answer = plane.sfn.describe_state_machine(stateMachineArn=plane.state_machine_arn)
+        definition = str(answer["definition"])
+        graph = self._graphs.get(definition)
+        if graph is None:
+            graph = {
+                "stateMachineArn": plane.state_machine_arn,
+                **state_graph(json.loads(definition)),
+            }
+            self._graphs[definition] = graph
+        return graph
 
+    @one_at_a_time
     def rows(
         self, function_name: str | None = None, alias: str | None = None
     ) -> list[dict[str, Any]]:
-        """The newest rollouts first, only those of ``function_name``/``alias`` when given."""
+        """The newest rollouts first; with ``function_name`` and ``alias``, that alias's
+        (its history in the table, as ``rollouts list`` reads it), else the newest
+        executions, only those of ``function_name`` or ``alias`` when one is given."""
         plane = self.where.plane
+        if len(self._ended_rows) > MAX_KEPT:
+            self._ended_rows.clear()
+        if function_name and alias:
+            items, _ = plane.store.history(lock_key(function_name, alias), limit=LIST_LIMIT)
+            return [self._row(str(item["rolloutId"])) for item in items]
         executions: list[dict[str, Any]] = []
         paginator = plane.sfn.get_paginator("list_executions")
         for page in paginator.paginate(
@@ -90,21 +138,7 @@ class Source:
         ):
             executions.extend(page.get("executions") or [])
         executions.sort(key=lambda e: e.get("startDate") or 0, reverse=True)
-        found = []
-        for execution in executions:
-            name = str(execution.get("name"))
-            known = self._ended_rows.get(name)
-            if known is None:
-                record = plane.store.record(name)
-                known = row(execution, record)
-                if _over(execution, record):
-                    self._ended_rows[name] = known
-            found.append(known)
-        # Only the rows still listed are kept.
-        listed = {str(e.get("name")) for e in executions}
-        for name in list(self._ended_rows):
-            if name not in listed:
-                self._ended_rows.pop(name, None)
+        found = [self._row(str(e.get("name")), e) for e in executions]
         return [
             r
             for r in found
@@ -112,6 +146,28 @@ class Source:
             and (not alias or r.get("alias") == alias)
         ]
 
+    def _row(self, name: str, execution: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The list's row of one rollout; ``execution`` as ListExecutions gave it, if it did."""
+        known = self._ended_rows.get(name)
+        if known is not None:
+            return known
+        plane = self.where.plane
+        if execution is None:
+            try:
+                execution = plane.sfn.describe_execution(
+                    executionArn=execution_arn(plane.state_machine_arn, name)
+                )
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") not in NO_SUCH_EXECUTION:
+                    raise
+                execution = {"name": name, "status": "UNKNOWN"}
+        record = plane.store.record(name)
+        known = row({**execution, "name": name}, record)
+        if _over(execution, record):
+            self._ended_rows[name] = known
+        return known
+
+    @one_at_a_time
     def rollout(self, rollout_id: str) -> dict[str, Any]:
         """A rollout as its page shows it: described (with where its alias is now), the
         states its execution visited, its picture and its cause. NotFoundError if none."""
@@ -138,14 +194,15 @@ class Source:
             "checks": check_rows(described),
         }
 
+    @one_at_a_time
     def caller(self) -> str:
         """Who the console acts as (STS GetCallerIdentity), asked once."""
-        with self._lock:
-            if self._caller is None:
-                identity = self.where.connection.client("sts").get_caller_identity()
-                self._caller = str(identity["Arn"])
-            return self._caller
+        if self._caller is None:
+            identity = self.where.connection.client("sts").get_caller_identity()
+            self._caller = str(identity["Arn"])
+        return self._caller
 
+    @one_at_a_time
     def ask(self, rollout_id: str, verb: Verb, now: Any) -> dict[str, Any]:
         """Run ``verb`` on the rollout as the caller, as ``rollouts <verb>`` does."""
         plane = self.where.plane

@@ -93,9 +93,10 @@ function listPage() {
     const answer = await getJson(`/api/rollouts${shown ? `?${shown}` : ""}`);
     rows.replaceChildren(...answer.rollouts.map(listRow));
     document.getElementById("empty").hidden = answer.rollouts.length > 0;
+    const both = query.has("function") && query.has("alias");
     document.getElementById("count").textContent =
       `${answer.rollouts.length} rollout${answer.rollouts.length === 1 ? "" : "s"}` +
-      ` (of the newest ${answer.newest}: rollouts list --function F --alias A pages further)`;
+      (both ? ` (the newest ${answer.newest} of the alias)` : ` (of the newest ${answer.newest})`);
   };
   functionBox.addEventListener("input", () => refresh().catch(() => {}));
   aliasBox.addEventListener("input", () => refresh().catch(() => {}));
@@ -415,7 +416,9 @@ function rolloutPage() {
   let shown = "";
   everyPoll(async () => {
     // Drawn once; a failed read is tried again at the next poll.
-    if (cy === null) cy = drawGraph(await getJson("/api/graph"));
+    if (cy === null) {
+      cy = drawGraph(await getJson(`/api/rollouts/${encodeURIComponent(rolloutId)}/graph`));
+    }
     const answer = await getJson(`/api/rollouts/${encodeURIComponent(rolloutId)}`);
     const running = answer.rollout.status === "RUNNING";
     showSummary(answer);
