@@ -3,7 +3,7 @@
 ``marks(described)`` (pure) reads a described rollout (``rollouts status --output
 json``): the steps taken, the checks (alarms, the analysis's verdicts, holds), the
 hooks' answers, people's requests, the promotion and the end. The weight is 0%
-from the first of those moments until the first shift. It answers a
+from the start (``startedAt``) until the first shift. It answers a
 ``Picture``: the weight as a step line, and one ``Mark`` per moment worth seeing.
 ``draw(picture, path)`` writes it with matplotlib, PNG or SVG by the file's
 extension (an SVG keeps its words as text, so they can be searched).
@@ -144,10 +144,11 @@ def marks(described: dict[str, Any]) -> Picture:
         if at is not None:
             found.append((at, "request", f"{request.get('verb')} by {request.get('by')}"))
     found.sort(key=lambda mark: mark[0])
-    if found:
-        # 0% until the first shift, from the rollout's first recorded moment (its clock:
-        # the execution's own start time may come from another).
-        weights.append((found[0][0], 0))
+    started = _moment(described.get("startedAt"))
+    if found or started is not None:
+        # 0% until the first shift, from the start (or, without one, the first moment).
+        first = [moment for moment in (started, found[0][0] if found else None) if moment]
+        weights.append((min(first), 0))
     weights.sort(key=lambda point: (point[0], point[1] != 0))
     subject = f"{described.get('functionName')}:{described.get('alias')}"
     versions = f"{described.get('fromVersion') or 'none'} -> {described.get('toVersion')}"

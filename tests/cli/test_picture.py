@@ -51,9 +51,9 @@ ROLLED_BACK: dict[str, Any] = {
 def test_the_marks_of_a_rolled_back_rollout_in_time_order() -> None:
     picture = marks(ROLLED_BACK)
 
-    # 0% from the first recorded moment (the PreTraffic hook's answer) to the shift.
+    # 0% from the start to the shift.
     assert [(at.strftime("%M:%S"), weight) for at, weight in picture.weights] == [
-        ("00:05", 0),
+        ("00:00", 0),
         ("00:10", 20),
         ("03:05", 0),
     ]
