@@ -162,20 +162,27 @@ def ask(page: Page, button: str, reason: str) -> None:
     expect(page.locator("#answer")).to_contain_text("requested by", timeout=WAIT)
 
 
-def test_a_promote_through_the_console_moves_the_alias_and_the_page_follows_it(
+@pytest.fixture
+def gated(
     local_engine: LocalEngine,
-    console: ConsoleServer,
-    page: Page,
     rollouts: Rollouts,
     time_scale: Callable[[float], None],
     unique_name: Callable[[str], str],
-) -> None:
+) -> tuple[Target, str]:
+    """A rollout of a new function held at its pause step (10%): ``(target, execution ARN)``."""
     time_scale(1.0)
     target = Target(local_engine, unique_name("console"))
     arn = rollouts.start(
         {"functionName": target.name, "alias": "live", "version": "2", "strategy": GATED}
     )
     eventually(lambda: held(local_engine, arn), "the pause step", 60)
+    return target, arn
+
+
+def test_a_promote_through_the_console_moves_the_alias_and_the_page_follows_it(
+    local_engine: LocalEngine, console: ConsoleServer, page: Page, gated: tuple[Target, str]
+) -> None:
+    target, arn = gated
 
     open_rollout(page, console, target.name, arn)
     expect(page.locator("#current-state")).to_contain_text("now in", timeout=WAIT)
@@ -218,19 +225,9 @@ def test_a_promote_through_the_console_moves_the_alias_and_the_page_follows_it(
 
 
 def test_an_abort_through_the_console_rolls_back_and_the_graph_shows_where_it_ended(
-    local_engine: LocalEngine,
-    console: ConsoleServer,
-    page: Page,
-    rollouts: Rollouts,
-    time_scale: Callable[[float], None],
-    unique_name: Callable[[str], str],
+    console: ConsoleServer, page: Page, gated: tuple[Target, str]
 ) -> None:
-    time_scale(1.0)
-    target = Target(local_engine, unique_name("console"))
-    arn = rollouts.start(
-        {"functionName": target.name, "alias": "live", "version": "2", "strategy": GATED}
-    )
-    eventually(lambda: held(local_engine, arn), "the pause step", 60)
+    target, arn = gated
     open_rollout(page, console, target.name, arn)
 
     ask(page, 'button[data-verb="abort"]', "error budget burning")

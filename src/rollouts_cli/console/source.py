@@ -96,15 +96,9 @@ class Source:
         (DescribeStateMachineForExecution: an execution started before a stack update
         keeps its own), or the current one; each definition laid out once."""
         plane = self.where.plane
-        answer: dict[str, Any] | None = None
+        answer = None
         if rollout_id is not None:
-            try:
-                answer = plane.sfn.describe_state_machine_for_execution(
-                    executionArn=execution_arn(plane.state_machine_arn, rollout_id)
-                )
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") not in NO_SUCH_EXECUTION:
-                    raise
+            answer = self._of_execution(plane.sfn.describe_state_machine_for_execution, rollout_id)
         if answer is None:
             answer = plane.sfn.describe_state_machine(stateMachineArn=plane.state_machine_arn)
         definition = str(answer["definition"])
@@ -153,19 +147,27 @@ class Source:
             return known
         plane = self.where.plane
         if execution is None:
-            try:
-                execution = plane.sfn.describe_execution(
-                    executionArn=execution_arn(plane.state_machine_arn, name)
-                )
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") not in NO_SUCH_EXECUTION:
-                    raise
-                execution = {"name": name, "status": "UNKNOWN"}
+            execution = self._of_execution(plane.sfn.describe_execution, name) or {
+                "name": name,
+                "status": "UNKNOWN",
+            }
         record = plane.store.record(name)
         known = row({**execution, "name": name}, record)
         if _over(execution, record):
             self._ended_rows[name] = known
         return known
+
+    def _of_execution(
+        self, call: Callable[..., dict[str, Any]], rollout_id: str
+    ) -> dict[str, Any] | None:
+        """``call(executionArn=...)`` for the rollout's execution; None when there is none."""
+        arn = execution_arn(self.where.plane.state_machine_arn, rollout_id)
+        try:
+            return call(executionArn=arn)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in NO_SUCH_EXECUTION:
+                raise
+            return None
 
     @one_at_a_time
     def rollout(self, rollout_id: str) -> dict[str, Any]:
