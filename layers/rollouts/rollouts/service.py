@@ -13,6 +13,7 @@ import contextlib
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -147,16 +148,22 @@ def _start(
     return Started(rollout_id=name, execution_arn=str(answer["executionArn"]))
 
 
-def _execution(sfn: Any, arn: str) -> dict[str, Any] | None:
+def of_execution(call: Callable[..., Any], arn: str) -> dict[str, Any] | None:
+    """``call(executionArn=arn)``, a Step Functions call on one execution (DescribeExecution,
+    DescribeStateMachineForExecution); None when there is no such execution."""
     try:
         with aws_errors():
-            return dict(sfn.describe_execution(executionArn=arn))
+            return dict(call(executionArn=arn))
     except NotFoundError:
         return None
     except RolloutError as error:
         if any(code in str(error) for code in _NO_SUCH_EXECUTION):
             return None
         raise
+
+
+def _execution(sfn: Any, arn: str) -> dict[str, Any] | None:
+    return of_execution(sfn.describe_execution, arn)
 
 
 ENDED_EXECUTION_STATUSES = frozenset({"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"})

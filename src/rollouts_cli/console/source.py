@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from botocore.exceptions import ClientError
-
 from rollouts.service import (
     ENDED_EXECUTION_STATUSES,
     abort_rollout,
     execution_arn,
+    of_execution,
     pause_rollout,
     promote_rollout,
     resume_rollout,
@@ -45,7 +44,6 @@ LIST_LIMIT = 100
 HISTORY_PAGE = 1000
 # Ended rows kept (each is read once); past this, all are read again once.
 MAX_KEPT = 2000
-NO_SUCH_EXECUTION = ("ExecutionDoesNotExist", "InvalidArn", "InvalidName")
 VERBS = ("pause", "resume", "promote", "abort")
 
 
@@ -98,7 +96,10 @@ class Source:
         plane = self.where.plane
         answer = None
         if rollout_id is not None:
-            answer = self._of_execution(plane.sfn.describe_state_machine_for_execution, rollout_id)
+            answer = of_execution(
+                plane.sfn.describe_state_machine_for_execution,
+                execution_arn(plane.state_machine_arn, rollout_id),
+            )
         if answer is None:
             answer = plane.sfn.describe_state_machine(stateMachineArn=plane.state_machine_arn)
         definition = str(answer["definition"])
@@ -147,7 +148,8 @@ class Source:
             return known
         plane = self.where.plane
         if execution is None:
-            execution = self._of_execution(plane.sfn.describe_execution, name) or {
+            arn = execution_arn(plane.state_machine_arn, name)
+            execution = of_execution(plane.sfn.describe_execution, arn) or {
                 "name": name,
                 "status": "UNKNOWN",
             }
@@ -156,18 +158,6 @@ class Source:
         if _over(execution, record):
             self._ended_rows[name] = known
         return known
-
-    def _of_execution(
-        self, call: Callable[..., dict[str, Any]], rollout_id: str
-    ) -> dict[str, Any] | None:
-        """``call(executionArn=...)`` for the rollout's execution; None when there is none."""
-        arn = execution_arn(self.where.plane.state_machine_arn, rollout_id)
-        try:
-            return call(executionArn=arn)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") not in NO_SUCH_EXECUTION:
-                raise
-            return None
 
     @one_at_a_time
     def rollout(self, rollout_id: str) -> dict[str, Any]:
