@@ -71,7 +71,6 @@ def _refusal(status: int, error: str, message: str) -> tuple[Response, int]:
 def create_app(settings: Settings) -> Flask:
     """The console's Flask application over ``settings``."""
     app = Flask(__name__)
-    app.config["SETTINGS"] = settings
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     def same(given: str | None, expected: str) -> bool:
@@ -104,7 +103,7 @@ def create_app(settings: Settings) -> Flask:
 
     @app.errorhandler(AwsError)
     def aws_error(error: AwsError) -> Any:
-        return _refusal(502, "AwsError", str(error))
+        return _refusal(502, str(getattr(error, "code", None) or "AwsError"), str(error))
 
     @app.errorhandler(ClientError)
     def client_error(error: ClientError) -> Any:
@@ -221,8 +220,6 @@ def create_app(settings: Settings) -> Flask:
             return _refusal(409, "VerbRefused", str(error))
         except ValidationError as error:
             return _refusal(400, "ValidationError", str(error))
-        except AwsError as error:
-            return _refusal(502, "AwsError", str(error))
         return jsonify(answer), 202
 
     return app
