@@ -66,10 +66,13 @@ template: $(VENV)/.installed $(SAM_VENV)/.installed $(IAM_SIM)
 	$(BIN)/pytest tests/template -q
 
 # Every check: lint, types, and all tests (unit, functions, engine, template, e2e).
-# Test files run on up to 4 worker processes (each with its own local engine); a file's
+# Test files run on one worker process more than the machine has cores, up to 4 (each
+# with its own local engine): part of an e2e test's time is a compressed wait, and the
+# extra worker keeps the cores busy meanwhile (2 cores: 417 s instead of 468 s). A file's
 # tests stay together on one worker, so module fixtures run once.
+WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(4, (os.cpu_count() or 1) + 1))")
 test: $(VENV)/.installed $(SAM_VENV)/.installed $(IAM_SIM) $(CHROMIUM) lint typecheck
-	$(BIN)/pytest -q -n auto --maxprocesses 4 --dist loadfile
+	$(BIN)/pytest -q -n $(WORKERS) --dist loadfile
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache tests/iam/node_modules test-screenshots

@@ -1,13 +1,15 @@
 """`rollouts local up` in a process of its own, driven by plain boto3 as a user's script would,
-and `rollouts local demo` as `make demo` runs it."""
+and `rollouts local demo --keep` on a terminal, as a person runs `make demo`."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -29,22 +31,72 @@ def _without_aws_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
 
 
+# What a terminal shows that is not text: colours, cursor moves, window titles.
+_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\x1b[()][AB012]|\r")
+
+
+class Terminal:
+    """A process on a pseudo-terminal of its own, its output read as it comes."""
+
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        import pty
+
+        self._controller, terminal = pty.openpty()
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdin=terminal, stdout=terminal, stderr=terminal
+        )
+        os.close(terminal)
+        self._chunks: list[bytes] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self._controller, 65536)
+            except OSError:  # the terminal closed: the process has ended
+                break
+            if not chunk:
+                break
+            self._chunks.append(chunk)
+
+    @property
+    def raw(self) -> str:
+        return b"".join(self._chunks).decode("utf-8", "replace")
+
+    @property
+    def text(self) -> str:
+        """What it printed, without the terminal's control sequences."""
+        return _CONTROL.sub("", self.raw)
+
+    def wait_for(self, words: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while words not in self.text:
+            assert self.process.poll() is None, self.text[-3000:]
+            assert time.monotonic() < deadline, self.text[-3000:]
+            time.sleep(0.2)
+        return self.text
+
+    def end(self) -> int:
+        """SIGTERM, then its exit code once everything it printed is read."""
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(120)
+        self._reader.join(30)
+        os.close(self._controller)
+        return code
+
+
 @pytest.fixture(scope="module", autouse=True)
-def piped_demo() -> Iterator[subprocess.Popen[str]]:
-    """`rollouts local demo --keep`, in a process of its own (one emulator per process),
-    started with the module: it runs beside the module's other tests."""
-    process = subprocess.Popen(
-        [str(ROLLOUTS), "local", "demo", "--keep"],
-        cwd=ROOT,
-        env={**_without_aws_environment(), "COLUMNS": "200"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    yield process
-    if process.poll() is None:
-        process.kill()
-        process.communicate()
+def demo() -> Iterator[Terminal]:
+    """`rollouts local demo --keep` on a terminal, as a person runs `make demo`, in a
+    process of its own (one emulator per process), started with the module: it runs
+    beside the module's other tests."""
+    env = {**_without_aws_environment(), "COLUMNS": "250", "LINES": "50", "TERM": "xterm"}
+    running = Terminal([str(ROLLOUTS), "local", "demo", "--keep"], env)
+    yield running
+    if running.process.poll() is None:
+        running.process.kill()
+        running.process.wait(30)
 
 
 @pytest.fixture(scope="module")
@@ -162,18 +214,9 @@ def test_up_refuses_a_taken_port(served: dict[str, Any]) -> None:
 
 
 def test_demo_promotes_the_healthy_version_and_rolls_back_the_faulty_one(
-    piped_demo: subprocess.Popen[str],
+    demo: Terminal,
 ) -> None:
-    assert piped_demo.stdout is not None
-    shown: list[str] = []
-    for line in piped_demo.stdout:  # until the demo says what it keeps running
-        shown.append(line)
-        if "until you stop it" in line:
-            break
-    kept = "".join(shown)
-    assert "until you stop it" in kept, kept + (
-        piped_demo.stderr.read() if piped_demo.stderr else ""
-    )
+    kept = demo.wait_for("until you stop it", timeout=300)
     console = kept.split("the console on ")[1].split()[0]
     assert "Watch it in the console: " + console in kept
     # --keep: the engine and the console stay up after the demo, with both rollouts.
@@ -182,11 +225,15 @@ def test_demo_promotes_the_healthy_version_and_rolls_back_the_faulty_one(
     assert [(r["toVersion"], r["status"]) for r in rows] == [("3", "FAILED"), ("2", "SUCCEEDED")]
     status, page = console_get(console, f"rollouts/{rows[0]['rolloutId']}")
     assert status == 200 and 'id="graph"' in page
-    piped_demo.send_signal(signal.SIGTERM)
-    rest, errors = piped_demo.communicate(timeout=120)
-    text = kept + rest
 
-    assert piped_demo.returncode == 0, text + errors
+    code = demo.end()
+
+    text = demo.text
+    assert code == 0, text[-3000:]
+    # Live panels while the in-process engine routes handler output through its own
+    # stdout: the two must not write into each other.
+    assert "╭" in demo.raw and "rollout 1: orders-api:live -> version 2" in text
+    assert "Demo finished" in text
     assert "SUCCEEDED" in text
     assert "FAILED RolledBack" in text
     # No alarm: version 3 is caught by its own errors against version 2's.
@@ -195,38 +242,3 @@ def test_demo_promotes_the_healthy_version_and_rolls_back_the_faulty_one(
     assert "alarm" not in text.split("Rollout 2")[1].split("rolled back")[0].replace("no alarm", "")
     assert "orders-api:live ends on version 2 with no split" in text
     assert "shifted to 20% (step 1 of 1)" in text
-
-
-def test_demo_on_a_terminal_shows_live_panels_and_finishes() -> None:
-    # On a terminal the demo draws live panels while the in-process engine routes
-    # handler output through its own stdout: the two must not write into each other.
-    import pty
-
-    env = _without_aws_environment()
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [str(ROLLOUTS), "local", "demo"],
-        cwd=ROOT,
-        env={**env, "COLUMNS": "160", "LINES": "50", "TERM": "xterm"},
-        stdin=terminal,
-        stdout=terminal,
-        stderr=terminal,
-    )
-    os.close(terminal)
-    output = b""
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:  # the terminal closed: the demo has ended
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(controller)
-    code = process.wait(30)
-
-    text = output.decode("utf-8", "replace")
-    assert code == 0, text[-3000:]
-    assert "╭" in text and "rollout 1: orders-api:live -> version 2" in text
-    assert "Demo finished" in text
