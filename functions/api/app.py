@@ -21,7 +21,7 @@ no route acts on a rollout of another function or alias. Under
   within seconds.
 - ``POST /rollouts/{rolloutId}/pause`` (``{"reason"}`` optional): it holds its weight
   until resumed or promoted (health is still watched).
-- ``POST /rollouts/{rolloutId}/resume``: a paused rollout goes on.
+- ``POST /rollouts/{rolloutId}/resume`` (``{"reason"}`` optional): a paused rollout goes on.
 - ``POST /rollouts/{rolloutId}/promote`` (``{"full": true, "reason"}`` optional): its bake or
   pause ends now and it takes the next step (``full``: 100% at once), health allowing.
 
