@@ -8,7 +8,6 @@ A screenshot of each page is kept in ``test-screenshots/`` for review.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import signal
@@ -30,9 +29,11 @@ from rollouts_cli.local.engine import LocalEngine
 from rollouts_cli.local.pytest_plugin import (
     Rollouts,
     Target,
+    baking,
     eventually,
     rollout_id,
     rollout_record,
+    without_aws_environment,
 )
 from rollouts_cli.stack import Connection
 
@@ -102,14 +103,6 @@ def keep(page: Page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def held(engine: LocalEngine, arn: str) -> bool:
-    found = rollout_record(engine, rollout_id(arn)) or {}
-    return (
-        bool((found.get("state") or {}).get("held"))
-        and (found.get("waiting") or {}).get("kind") == "bake"
-    )
-
-
 def open_rollout(page: Page, console: ConsoleServer, function_name: str, arn: str) -> None:
     """From the list, filtered by the function, to the rollout's page."""
     page.goto(console.url)
@@ -175,7 +168,7 @@ def gated(
     arn = rollouts.start(
         {"functionName": target.name, "alias": "live", "version": "2", "strategy": GATED}
     )
-    eventually(lambda: held(local_engine, arn), "the pause step", 60)
+    eventually(lambda: baking(local_engine, arn, held=True), "the pause step", 60)
     return target, arn
 
 
@@ -377,10 +370,6 @@ def test_a_verb_needs_the_pages_token_and_this_hosts_name(
 # --- rollouts console, beside a deployed stack (the engine, through its endpoint) -------
 
 
-def _without_aws_environment() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
-
-
 @pytest.fixture
 def stack_console(local_engine: LocalEngine) -> Iterator[Callable[..., str]]:
     """`rollouts console --endpoint-url ...` in a process of its own; returns its URL."""
@@ -397,7 +386,7 @@ def stack_console(local_engine: LocalEngine) -> Iterator[Callable[..., str]]:
                 local_engine.info.stack_name,
                 *options,
             ],
-            env=_without_aws_environment(),
+            env=without_aws_environment(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -472,7 +461,7 @@ def test_rollouts_console_names_a_missing_stack(local_engine: LocalEngine) -> No
             "--stack-name",
             "no-such-stack",
         ],
-        env=_without_aws_environment(),
+        env=without_aws_environment(),
         capture_output=True,
         text=True,
         timeout=120,

@@ -37,6 +37,7 @@ from rollouts_cli.local.pytest_plugin import (
     StatusEvents,
     Target,
     alias_lock,
+    baking,
     create_alarm,
     create_hook,
     eventually,
@@ -76,15 +77,6 @@ def record_of(engine: LocalEngine, arn: str) -> dict[str, Any]:
     found = rollout_record(engine, rollout_id(arn))
     assert found is not None
     return found
-
-
-def baking(engine: LocalEngine, arn: str, *, held: bool | None = None) -> bool:
-    """Whether the rollout's bake is waiting now (a hold, when ``held``)."""
-    found = rollout_record(engine, rollout_id(arn)) or {}
-    waiting = found.get("waiting") or {}
-    if waiting.get("kind") != "bake":
-        return False
-    return held is None or bool((found.get("state") or {}).get("held")) is held
 
 
 def bake_ends(ended_history: list[dict[str, Any]]) -> list[str]:

@@ -20,15 +20,12 @@ import boto3
 import pytest
 
 from rollouts_cli.local.engine import free_port
+from rollouts_cli.local.pytest_plugin import without_aws_environment
 from rollouts_cli.local.samples import create_function, publish
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 ROLLOUTS = Path(sys.executable).with_name("rollouts")
-
-
-def _without_aws_environment() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
 
 
 # What a terminal shows that is not text: colours, cursor moves, window titles.
@@ -91,7 +88,7 @@ def demo() -> Iterator[Terminal]:
     """`rollouts local demo --keep` on a terminal, as a person runs `make demo`, in a
     process of its own (one emulator per process), started with the module: it runs
     beside the module's other tests."""
-    env = {**_without_aws_environment(), "COLUMNS": "250", "LINES": "50", "TERM": "xterm"}
+    env = {**without_aws_environment(), "COLUMNS": "250", "LINES": "50", "TERM": "xterm"}
     running = Terminal([str(ROLLOUTS), "local", "demo", "--keep"], env)
     yield running
     if running.process.poll() is None:
@@ -102,7 +99,7 @@ def demo() -> Iterator[Terminal]:
 @pytest.fixture(scope="module")
 def served() -> Iterator[dict[str, Any]]:
     port = free_port()
-    env = _without_aws_environment()
+    env = without_aws_environment()
     process = subprocess.Popen(
         [str(ROLLOUTS), "local", "up", "--port", str(port), "--time-scale", "0"],
         cwd=ROOT,

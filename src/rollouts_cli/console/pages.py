@@ -20,7 +20,8 @@ from typing import Any
 
 from rollouts.durations import human
 from rollouts_cli.picture import STYLES, Picture
-from rollouts_cli.views import alarms_text, analysis_line, ended, ending, rollout_lines
+from rollouts_cli.timeline import parse_time
+from rollouts_cli.views import alarms_text, analysis_line, rollout_lines
 
 # The history events that say a state was entered or left (their details name it).
 _ENTERED = "StateEntered"
@@ -163,18 +164,8 @@ def _text_time(value: Any) -> str | None:
 
 
 def _seconds_between(start: Any, end: Any) -> float | None:
-    def moment(value: Any) -> datetime | None:
-        if isinstance(value, datetime):
-            return value
-        if isinstance(value, str) and value:
-            try:
-                return datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                return None
-        return None
-
-    begun, done = moment(start), moment(end)
-    if begun is None or done is None or begun.tzinfo is None or done.tzinfo is None:
+    begun, done = parse_time(start), parse_time(end)
+    if begun is None or done is None:
         return None
     return max(0.0, (done - begun).total_seconds())
 
@@ -229,11 +220,6 @@ def picture_document(picture: Picture) -> dict[str, Any]:
             for mark in picture.marks
         ],
     }
-
-
-def cause_in_words(described: dict[str, Any]) -> str | None:
-    """How an ended rollout ended, in one sentence (``rollouts status`` says the same)."""
-    return ending(described) if ended(described) else None
 
 
 def check_rows(described: dict[str, Any]) -> list[dict[str, Any]]:

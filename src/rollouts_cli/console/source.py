@@ -25,7 +25,6 @@ from rollouts.service import (
 from rollouts.state import lock_key
 from rollouts.store import ENDED
 from rollouts_cli.console.pages import (
-    cause_in_words,
     check_rows,
     picture_document,
     row,
@@ -34,6 +33,7 @@ from rollouts_cli.console.pages import (
     visits,
 )
 from rollouts_cli.picture import marks
+from rollouts_cli.views import ending
 
 if TYPE_CHECKING:
     from rollouts_cli.cli import Where
@@ -181,7 +181,7 @@ class Source:
             "rollout": described,
             "visits": seen,
             "picture": picture_document(marks(described)),
-            "cause": cause_in_words(described),
+            "cause": ending(described),
             "summary": summary_lines(described),
             "checks": check_rows(described),
         }

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -86,6 +87,21 @@ def alias_lock(engine: LocalEngine, function: str, alias: str = "live") -> dict[
 def rollout_id(execution_arn: str) -> str:
     """The rollout id of an execution: its name."""
     return execution_arn.rsplit(":", 1)[1]
+
+
+def baking(engine: LocalEngine, arn: str, *, held: bool | None = None) -> bool:
+    """Whether the rollout's bake is waiting now (a hold, when ``held``)."""
+    found = rollout_record(engine, rollout_id(arn)) or {}
+    waiting = found.get("waiting") or {}
+    if waiting.get("kind") != "bake":
+        return False
+    return held is None or bool((found.get("state") or {}).get("held")) is held
+
+
+def without_aws_environment() -> dict[str, str]:
+    """This process's environment without its AWS and emulator settings: what a user's
+    own shell has, for a command run in a process of its own."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
 
 
 def stack_function(engine: LocalEngine, logical: str) -> str:
